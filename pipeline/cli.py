@@ -1,0 +1,58 @@
+"""`gencheck`: a thin dispatcher over pipeline.commands.*; each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pipeline import __version__
+from pipeline.errors import UsageError
+
+# (subcommand module under pipeline.commands). Modules import heavy libraries lazily,
+# so `gencheck --help` stays fast.
+COMMAND_MODULES: tuple[str, ...] = (
+    "validate",
+    "generate",
+    "inspect_model",
+    "make_test_model",
+    "run",
+    "compare",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gencheck",
+        description="Generate with a llama.cpp sampler chain, extract the final Python program, "
+        "validate it (compile, ruff, undefined names, a sandboxed headless smoke run) and report.",
+    )
+    parser.add_argument("--version", action="version", version=f"gencheck {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"pipeline.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"pipeline.commands.{name}":
+                continue  # a subcommand not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"gencheck {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gencheck: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Checks on an extracted program. Each is a plain function `code -> list[Finding]`."""
