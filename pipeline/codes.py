@@ -38,9 +38,47 @@ CATALOGUE: tuple[Code, ...] = (
     Code("extract", "unclosed-fence", E, "the final code fence is never closed"),
     # compile
     Code("compile", "syntax-error", E, "the program does not compile; the message is Python's"),
+    # compile: Python itself cannot say more; these keep odd input a finding, never a crash
+    Code("compile", "too-complex", E, "the program is too deeply nested for the compiler (RecursionError/MemoryError)"),
+    # lint: ruff rules chosen for generated programs (validators/lint.py selects exactly these).
+    # Errors mean a certain failure when the line runs; warnings are likely bugs, never style.
+    Code("lint", "F501", E, "invalid %-format string literal (ValueError)"),
+    Code("lint", "F502", E, "%-format expects a mapping but gets something else (TypeError)"),
+    Code("lint", "F503", E, "%-format expects a sequence but gets a mapping (TypeError)"),
+    Code("lint", "F506", E, "%-format mixes positional and named placeholders (TypeError)"),
+    Code("lint", "F507", E, "%-format placeholder count differs from the substitutions (TypeError)"),
+    Code("lint", "F508", E, "%-format `*` specifier needs a sequence (TypeError)"),
+    Code("lint", "F509", E, "%-format uses an unsupported format character (ValueError)"),
+    Code("lint", "F521", E, "invalid str.format string (ValueError)"),
+    Code("lint", "F524", E, "str.format call misses arguments the string refers to (IndexError/KeyError)"),
+    Code("lint", "F525", E, "str.format string mixes automatic and manual numbering (ValueError)"),
+    Code("lint", "F633", E, "Python 2 `print >>` syntax (TypeError)"),
+    Code("lint", "F823", E, "a local variable is read before it is assigned (UnboundLocalError)"),
+    Code("lint", "F901", E, "`raise NotImplemented` raises a TypeError, not NotImplementedError"),
+    Code("lint", "PLE0101", E, "`__init__` returns a value (TypeError at instantiation)"),
+    Code("lint", "PLE0302", E, "a special method has the wrong signature (TypeError when Python calls it)"),
+    Code("lint", "PLE0307", E, "`__str__` returns a non-string (TypeError)"),
+    Code("lint", "PLE0643", E, "a literal sequence is indexed past its end (IndexError)"),
+    Code("lint", "PLE1307", E, "%-format type does not match the value (TypeError)"),
+    Code("lint", "B002", W, "`++x` is two unary plus signs, not an increment"),
+    Code("lint", "B006", W, "mutable default argument, shared between calls"),
+    Code("lint", "B015", W, "a comparison whose result is thrown away (an `==` meant as `=`?)"),
+    Code("lint", "B018", W, "an expression statement that does nothing"),
+    Code("lint", "B023", W, "a function defined in a loop uses the loop variable late-bound"),
+    Code("lint", "F401", W, "an import is never used"),
+    Code("lint", "F402", W, "a loop variable shadows an import"),
+    Code("lint", "F601", W, "a dict literal repeats a key; the earlier value is lost"),
+    Code("lint", "F632", W, "`is` compares with a literal; use `==`"),
+    Code("lint", "F811", W, "a definition is replaced before it is ever used"),
+    Code("lint", "F841", W, "a local variable is assigned and never used"),
+    Code("lint", "W605", W, "an invalid escape sequence in a string (SyntaxWarning)"),
+    Code("lint", "ruff-failed", W, "ruff could not check the program; lint findings are missing"),
     # names
     Code("names", "undefined-name", E, "a name is read at run time and no binding can reach it (NameError)"),
+    Code("names", "unbound-local", E, "a function's local name is only ever bound by `x += ...`, which reads it first (UnboundLocalError)"),
     Code("names", "star-import", W, "names may come from a star import; they are treated as bound"),
+    Code("names", "dynamic-scope", W, "globals()/exec/vars may bind names the analysis cannot see; unbound names are not errors"),
+    Code("names", "parse-failed", W, "libcst could not parse the program, so names were not checked"),
 )
 
 _BY_KEY = {c.key: c for c in CATALOGUE}
