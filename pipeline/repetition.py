@@ -182,7 +182,9 @@ def _describe(unit: str) -> str:
     return f"the same {len(unit)}-character unit repeats: {shown!r}"
 
 
-def find_loop(text: str, *, window_chars: int = 65536, max_period: int = 16000) -> LoopSignal | None:
+def find_loop(
+    text: str, *, window_chars: int = 65536, max_period: int = 16000
+) -> LoopSignal | None:
     """Does `text` end in a loop it never leaves? One check of its tail, with a wide window so a
     repeated long passage is seen too. A loop the text escaped from is not reported."""
     detector = RepetitionDetector(window_chars=window_chars, max_period=max_period, check_every=1)

@@ -1,0 +1,113 @@
+"""check `lint`: the real ruff binary over the program, with rules chosen for generated code.
+
+The rule set is exactly the `lint/...` codes of pipeline/codes.py: errors are rules whose
+hit means a certain failure when the line runs, warnings are likely bugs. Style is left out:
+a healthy game must pass clean. Undefined names (F821) and star-import names (F403/F405)
+are left to validators/names.py, which is stricter about `global` and says it once.
+
+ruff runs with `--isolated`, so no configuration file near the program or the caller changes
+what is checked.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pipeline.codes import CATALOGUE, finding
+from pipeline.findings import Finding
+
+RUFF_TIMEOUT_S = 30.0
+NON_RULE_CODES = frozenset({"ruff-failed"})
+
+
+def selected_rules() -> tuple[str, ...]:
+    return tuple(c.code for c in CATALOGUE if c.check == "lint" and c.code not in NON_RULE_CODES)
+
+
+@functools.cache
+def ruff_binary() -> str:
+    """The binary the `ruff` package installs (not whatever `ruff` a PATH happens to hold first)."""
+    try:
+        from ruff.__main__ import find_ruff_bin
+
+        return os.fsdecode(find_ruff_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("ruff")
+        if found is None:
+            raise RuntimeError("the ruff binary is missing: pip install ruff") from None
+        return found
+
+
+def ruff_command(stdin_filename: str = "program.py") -> list[str]:
+    return [
+        ruff_binary(),
+        "check",
+        "--isolated",
+        "--no-cache",
+        "--no-fix",
+        "--output-format",
+        "json",
+        "--target-version",
+        "py311",
+        "--select",
+        ",".join(selected_rules()),
+        "--stdin-filename",
+        stdin_filename,
+        "-",
+    ]
+
+
+def check_lint(code: str) -> list[Finding]:
+    """ruff over one program given on stdin."""
+    try:
+        proc = subprocess.run(
+            ruff_command(),
+            input=code.encode("utf-8", "surrogatepass"),
+            capture_output=True,
+            timeout=RUFF_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return [finding("lint/ruff-failed", f"ruff did not finish in {RUFF_TIMEOUT_S:.0f} s")]
+    except UnicodeEncodeError as exc:
+        return [finding("lint/ruff-failed", f"the program cannot be encoded for ruff: {exc}")]
+    # Exit 0: clean, 1: diagnostics found; anything else is ruff itself failing.
+    if proc.returncode not in (0, 1):
+        stderr = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        return [
+            finding(
+                "lint/ruff-failed", f"ruff exited {proc.returncode}: {stderr[-1] if stderr else ''}"
+            )
+        ]
+    try:
+        diagnostics = json.loads(proc.stdout or b"[]")
+    except json.JSONDecodeError as exc:
+        return [finding("lint/ruff-failed", f"ruff printed no JSON: {exc}")]
+    return findings_from_diagnostics(diagnostics)
+
+
+def findings_from_diagnostics(diagnostics: Sequence[Mapping[str, Any]]) -> list[Finding]:
+    """ruff JSON diagnostics -> findings; syntax errors (code null) are compile's to report."""
+    rules = set(selected_rules())
+    findings: list[Finding] = []
+    for diagnostic in diagnostics:
+        rule = diagnostic.get("code")
+        if rule not in rules:
+            continue
+        location = diagnostic.get("location") or {}
+        findings.append(
+            finding(
+                f"lint/{rule}",
+                f"{rule} {diagnostic.get('message', '')}".strip(),
+                location.get("row"),
+                rule_name=diagnostic.get("name"),
+                column=location.get("column"),
+            )
+        )
+    return findings

@@ -1,0 +1,253 @@
+"""check `names`: names read at run time that no binding can reach (NameError, UnboundLocalError).
+
+libcst's ScopeProvider does the scoping (functions, classes, comprehensions, `global`,
+`nonlocal`, imports, `del`, `except ... as`), and sends a name declared `global` to the module
+scope. Two things are added on top, because they are exactly the bugs ruff and pyflakes miss
+(BRIEF section 2):
+
+- A `global pipes` declaration is not a binding. libcst already agrees; pyflakes does not.
+- `x += 1` reads `x` before it binds it, so an augmented assignment never counts as the
+  binding that makes `x` defined. libcst records it as an assignment only, so the check
+  treats each augmented target as a read that needs some other binding.
+
+Flow is ignored on purpose: any binding anywhere in the reachable scope counts (a module-level
+assignment after a function's definition runs before the function is called; an `if` or
+`try/except ImportError` branch may bind). So what is reported is a certain failure whenever
+that line runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import libcst as cst
+from libcst.metadata import (
+    Access,
+    BaseAssignment,
+    BuiltinAssignment,
+    ClassScope,
+    FunctionScope,
+    GlobalScope,
+    MetadataWrapper,
+    PositionProvider,
+    Scope,
+    ScopeProvider,
+)
+
+from pipeline.codes import finding
+from pipeline.findings import Finding
+
+# Names a module has at run time without binding them (beyond what `builtins` holds, which
+# libcst already knows): what the import system sets on every module, and `__class__`,
+# which Python provides to methods that use it.
+IMPLICIT_NAMES = frozenset(
+    {
+        "__file__",
+        "__cached__",
+        "__builtins__",
+        "__annotations__",
+        "__spec__",
+        "__loader__",
+        "__package__",
+        "__path__",
+        "__name__",
+        "__doc__",
+        "__dict__",
+        "__class__",
+    }
+)
+
+# Calls through which a program can bind module names the analysis cannot see.
+DYNAMIC_BINDERS = frozenset({"globals", "exec", "vars", "__import__"})
+
+
+def check_names(code: str) -> list[Finding]:
+    try:
+        module = cst.parse_module(code)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return [finding("names/parse-failed", f"libcst could not parse the program: {message}")]
+    # The tree is ours alone, so libcst need not deep-copy it (it is the slow part).
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    try:
+        scopes = wrapper.resolve(ScopeProvider)
+        positions = wrapper.resolve(PositionProvider)
+    except RecursionError:
+        return [finding("names/parse-failed", "the program is nested too deeply to analyse")]
+    return NameAnalysis(module, scopes, positions).findings()
+
+
+class NameAnalysis:
+    def __init__(self, module: cst.Module, scopes: dict, positions: dict) -> None:
+        self.module = module
+        self.scopes = scopes
+        self.positions = positions
+        collector = _AugTargetsAndCalls()
+        module.visit(collector)
+        self.aug_targets = collector.aug_targets
+        self.aug_ops = collector.aug_ops
+        self.global_declared = collector.global_declared
+        self.has_star_import = collector.has_star_import
+        self.dynamic_calls = collector.dynamic_calls
+
+    def findings(self) -> list[Finding]:
+        errors: list[Finding] = []
+        masked: dict[str, int | None] = {}  # name -> first line, unbound but possibly bound
+        seen: set[tuple[str, str, int | None]] = set()
+
+        def report(key: str, name: str, line: int | None, message: str) -> None:
+            if (key, name, line) not in seen:
+                seen.add((key, name, line))
+                errors.append(finding(key, message, line, name=name))
+
+        for access in self._accesses():
+            name = access.node.value
+            if name in IMPLICIT_NAMES or self._bound(access.referents):
+                continue
+            line = self._line(access.node)
+            if self._masked_by_dynamic_binding(access.referents):
+                masked.setdefault(name, line)
+                continue
+            message = (
+                _global_message(name)
+                if name in self.global_declared and not access.referents
+                else _undefined_message(name, access.referents)
+            )
+            report("names/undefined-name", name, line, message)
+
+        for target, scope in self._aug_targets_with_scope():
+            name = target.value
+            assignments = set(scope[name])
+            if isinstance(scope, ClassScope) and scope.parent is not scope:
+                # A class body reads an unbound class name from the enclosing scopes instead.
+                assignments |= set(scope.parent[name])
+            if name in IMPLICIT_NAMES or self._bound(assignments):
+                continue
+            line = self._line(target)
+            # A `global`/`nonlocal` name's assignments live in the outer scope, so "local"
+            # means: this function's own binding, made only by the augmented assignment.
+            local = any(a.scope is scope and isinstance(scope, FunctionScope) for a in assignments)
+            if local:
+                report(
+                    "names/unbound-local",
+                    name,
+                    line,
+                    f"`{name} {self.aug_ops[target]} ...` reads the local `{name}` before anything binds it "
+                    f"in this function (UnboundLocalError); a missing `global {name}`?",
+                )
+            elif self._masked_by_dynamic_binding(assignments):
+                masked.setdefault(name, line)
+            else:
+                report("names/undefined-name", name, line, _undefined_message(name, assignments))
+
+        return sorted(errors, key=lambda f: (f.line or 0, f.message)) + self._warnings(masked)
+
+    def _accesses(self) -> Iterable[Access]:
+        seen_scopes: set[int] = set()
+        for scope in self.scopes.values():
+            if scope is None or id(scope) in seen_scopes:
+                continue
+            seen_scopes.add(id(scope))
+            for access in scope.accesses:
+                # Annotations are not evaluated under `from __future__ import annotations` and
+                # string hints never are; an unbound one is not a certain run-time failure.
+                if access.is_annotation or access.is_type_hint:
+                    continue
+                if isinstance(access.node, cst.Name):
+                    yield access
+
+    def _aug_targets_with_scope(self) -> Iterable[tuple[cst.Name, Scope]]:
+        for target in self.aug_targets:
+            scope = self.scopes.get(target)
+            if scope is not None:
+                yield target, scope
+
+    def _bound(self, assignments: Iterable[BaseAssignment]) -> bool:
+        """Is any of these a real binding (not the target of an augmented assignment)?"""
+        for assignment in assignments:
+            if isinstance(assignment, BuiltinAssignment):
+                return True
+            if getattr(assignment, "node", None) not in self.aug_targets:
+                return True
+        return False
+
+    def _masked_by_dynamic_binding(self, assignments: Iterable[BaseAssignment]) -> bool:
+        """A star import or globals()/exec may bind a module name; a local one they cannot."""
+        if not (self.has_star_import or self.dynamic_calls):
+            return False
+        return all(isinstance(a.scope, GlobalScope) for a in assignments)
+
+    def _warnings(self, masked: dict[str, int | None]) -> list[Finding]:
+        if not masked:
+            return []
+        names = ", ".join(sorted(masked)[:12]) + (" ..." if len(masked) > 12 else "")
+        first_line = min((line for line in masked.values() if line is not None), default=None)
+        if self.has_star_import:
+            return [
+                finding(
+                    "names/star-import",
+                    f"{len(masked)} name(s) have no visible binding and may come from a star "
+                    f"import: {names}",
+                    first_line,
+                    names=sorted(masked),
+                )
+            ]
+        calls = ", ".join(sorted(self.dynamic_calls))
+        return [
+            finding(
+                "names/dynamic-scope",
+                f"{len(masked)} name(s) have no visible binding; {calls}() may bind them: {names}",
+                first_line,
+                names=sorted(masked),
+            )
+        ]
+
+    def _line(self, node: cst.CSTNode) -> int | None:
+        position = self.positions.get(node)
+        return position.start.line if position is not None else None
+
+
+def _undefined_message(name: str, assignments: Sequence[BaseAssignment] | Iterable) -> str:
+    if any(True for _ in assignments):
+        return (
+            f"`{name}` is only ever bound by augmented assignments (`{name} += ...`), which read "
+            f"it first: NameError"
+        )
+    return f"`{name}` is read here but nothing binds it in any scope that reaches it: NameError"
+
+
+def _global_message(name: str) -> str:
+    return (
+        f"`{name}` is declared `global` but no statement ever binds it at module level "
+        f"(a `global` declaration is not a binding): NameError when this line runs"
+    )
+
+
+_EMPTY = cst.Module(body=[])
+
+
+class _AugTargetsAndCalls(cst.CSTVisitor):
+    """Collects augmented-assignment targets, star imports and dynamic-binding calls."""
+
+    def __init__(self) -> None:
+        self.aug_targets: set[cst.Name] = set()
+        self.aug_ops: dict[cst.Name, str] = {}
+        self.has_star_import = False
+        self.dynamic_calls: set[str] = set()
+        self.global_declared: set[str] = set()
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.global_declared.update(item.name.value for item in node.names)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if isinstance(node.target, cst.Name):
+            self.aug_targets.add(node.target)
+            self.aug_ops[node.target] = _EMPTY.code_for_node(node.operator).strip()
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            self.has_star_import = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value in DYNAMIC_BINDERS:
+            self.dynamic_calls.add(node.func.value)
