@@ -1,0 +1,191 @@
+"""The llama-server engine: the same chain sent as one `/completion` request over HTTP.
+
+llama-server builds the chain per request from the `samplers` array and the per-sampler fields
+(tools/server/server-schema.cpp) with the same common_sampler code as llama-completion, and it
+shows the prompt to the sampler too, so a request carries everything. Only the standard library
+is used: the server speaks plain HTTP with server-sent events when streaming.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+from pipeline.engines.base import FINISH_EOS, FINISH_LENGTH, GenerationRequest, Piece
+from pipeline.errors import UsageError
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class ServerError(UsageError):
+    """The server cannot be reached or refused the request: one line, no traceback."""
+
+
+class ServerEngine:
+    """A running llama-server at `url` (the user starts it with their model and context)."""
+
+    name = "server"
+
+    def __init__(self, url: str = DEFAULT_URL, *, timeout_s: float = 600.0, stream: bool = True) -> None:
+        parsed = urllib.parse.urlsplit(url if "//" in url else f"http://{url}")
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ServerError(f"--server-url {url!r} is not an http:// URL")
+        self.url = url
+        self._parsed = parsed
+        self.timeout_s = timeout_s
+        self.streaming = stream
+        self._props: dict[str, Any] | None = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
+        return cls(self._parsed.hostname or "", self._parsed.port, timeout=self.timeout_s)
+
+    def _path(self, endpoint: str) -> str:
+        return self._parsed.path.rstrip("/") + endpoint
+
+    def _open(self, method: str, endpoint: str, body: dict[str, Any] | None = None) -> tuple[
+            http.client.HTTPConnection, http.client.HTTPResponse]:
+        connection = self._connection()
+        payload = json.dumps(body).encode("utf-8") if body is not None else None
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        try:
+            connection.request(method, self._path(endpoint), body=payload, headers=headers)
+            response = connection.getresponse()
+        except OSError as error:
+            connection.close()
+            raise ServerError(f"llama-server at {self.url} is unreachable ({error}); start it or fix "
+                              "--server-url") from None
+        if response.status != 200:
+            detail = response.read(2000).decode("utf-8", "replace").strip()
+            connection.close()
+            raise ServerError(f"llama-server at {self.url} answered {response.status} to {endpoint}: "
+                              f"{_error_message(detail)}")
+        return connection, response
+
+    def _get_json(self, endpoint: str) -> dict[str, Any]:
+        connection, response = self._open("GET", endpoint)
+        try:
+            return json.loads(response.read())
+        finally:
+            connection.close()
+
+    def props(self) -> dict[str, Any]:
+        """The server's /props (model path, build), fetched once."""
+        if self._props is None:
+            self._props = self._get_json("/props")
+        return self._props
+
+    @property
+    def model_path(self) -> str | None:
+        """The model file as the server names it (it may live on another machine)."""
+        return self.props().get("model_path")
+
+    def version(self) -> str:
+        build = self.props().get("build_info")
+        return f"llama-server {build}" if build else "llama-server"
+
+    def request_body(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
+        body = dict(request.chain.to_server_request())
+        body.update(prompt=request.prompt, n_predict=request.n_predict, stream=stream,
+                    return_tokens=True, cache_prompt=False)
+        return body
+
+    def stream(self, request: GenerationRequest) -> ServerStream:
+        return ServerStream(self, request)
+
+    def complete(self, request: GenerationRequest) -> dict[str, Any]:
+        """One non-streamed request: the server's whole answer (with every token id)."""
+        connection, response = self._open("POST", "/completion", self.request_body(request, stream=False))
+        try:
+            return json.loads(response.read())
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        pass
+
+
+def _error_message(detail: str) -> str:
+    try:
+        error = json.loads(detail).get("error", {})
+        return str(error.get("message", detail)) if isinstance(error, dict) else str(error)
+    except (ValueError, AttributeError):
+        return detail[:200] or "(no body)"
+
+
+def _finish_reason(final: dict[str, Any]) -> str:
+    return FINISH_EOS if final.get("stop_type") == "eos" else FINISH_LENGTH
+
+
+class ServerStream:
+    """Pieces from the server's event stream (or from one reply when streaming is off)."""
+
+    def __init__(self, engine: ServerEngine, request: GenerationRequest) -> None:
+        self.finish_reason: str | None = None
+        self.n_prompt_tokens = 0
+        self.n_generated_tokens = 0
+        self._connection: http.client.HTTPConnection | None = None
+        runner = self._events if engine.streaming else self._whole
+        self._pieces = runner(engine, request)
+
+    def _whole(self, engine: ServerEngine, request: GenerationRequest) -> Iterator[Piece]:
+        reply = engine.complete(request)
+        text = reply.get("content", "")
+        tokens = reply.get("tokens") or []
+        self._finish(reply)
+        if text or tokens:
+            yield Piece(text, text.encode("utf-8"), self.n_generated_tokens, None)
+
+    def _events(self, engine: ServerEngine, request: GenerationRequest) -> Iterator[Piece]:
+        self._connection, response = engine._open("POST", "/completion",
+                                                  engine.request_body(request, stream=True))
+        predicted = pending = 0
+        try:
+            for raw_line in response:
+                line = raw_line.decode("utf-8", "replace").strip()
+                if line.startswith("error:"):
+                    raise ServerError(f"llama-server: {_error_message(line[6:].strip())}")
+                if not line.startswith("data:"):
+                    continue
+                event = json.loads(line[5:])
+                if "error" in event:
+                    raise ServerError(f"llama-server: {_error_message(json.dumps(event))}")
+                # Tokens that end inside a UTF-8 character are sent with the one that completes
+                # it, so count tokens by the server's running total, not by event.
+                now = int(event.get("tokens_predicted", predicted))
+                text = event.get("content", "")
+                if event.get("stop"):
+                    self._finish(event)
+                    if text:
+                        yield Piece(text, text.encode("utf-8"), 0, None)
+                    return
+                pending, predicted = pending + now - predicted, now
+                if text:
+                    tokens = event.get("tokens") or [None]
+                    yield Piece(text, text.encode("utf-8"), pending, tokens[-1])
+                    pending = 0
+        finally:
+            self._connection.close()
+        raise ServerError("llama-server closed the stream before its final event")
+
+    def _finish(self, final: dict[str, Any]) -> None:
+        self.finish_reason = _finish_reason(final)
+        self.n_prompt_tokens = int(final.get("tokens_evaluated", 0))
+        predicted = int(final.get("tokens_predicted", 0))
+        # llama-server counts the end-of-generation token it sampled; the embedded engine (and
+        # llama-completion's output) do not.
+        self.n_generated_tokens = predicted - 1 if self.finish_reason == FINISH_EOS and predicted else predicted
+
+    def __iter__(self) -> Iterator[Piece]:
+        return self
+
+    def __next__(self) -> Piece:
+        return next(self._pieces)
+
+    def close(self) -> None:
+        self._pieces.close()
+        if self._connection is not None:
+            self._connection.close()

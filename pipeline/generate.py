@@ -1,0 +1,198 @@
+"""prompt + sampler chain + settings + seed -> Transcript, streamed through the loop guard.
+
+One function, `generate()`, serves the CLI and the run matrix alike: the engine is loaded once
+by the caller and reused for every sample. A chain whose seed is llama.cpp's "random" gets a
+concrete seed drawn here, so every transcript records the seed that reproduces it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from pipeline.cache_dir import default_cache_dir
+from pipeline.engines.base import Engine, GenerationRequest, Piece
+from pipeline.loop_guard import GuardedStream, LoopGuardSettings
+from pipeline.samplers import SamplerChain
+from pipeline.transcript import Transcript
+
+RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: llama.cpp draws a seed it never reports
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+PROGRESS_INTERVAL_S = 0.25
+
+
+def concrete_seed(chain: SamplerChain) -> SamplerChain:
+    """The chain with a recorded seed: a random one drawn here when llama.cpp would draw it."""
+    if chain.seed != RANDOM_SEED:
+        return chain
+    return dataclasses.replace(chain, seed=secrets.randbelow(RANDOM_SEED))
+
+
+def chain_record(chain: SamplerChain) -> dict[str, Any]:
+    """The chain as JSON-ready data (the samplers module's own form when it has one)."""
+    to_dict = getattr(chain, "to_dict", None)
+    if callable(to_dict):
+        return dict(to_dict())
+    return json.loads(json.dumps(dataclasses.asdict(chain)))
+
+
+# -- model file hash: once per file, remembered by path + size + mtime -------------------------
+
+_hash_memory: dict[tuple[str, int, int], str] = {}
+
+
+def _hash_cache_file() -> Path:
+    return default_cache_dir() / "sha256-cache.json"
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a (possibly 20 GB) model file, computed once and remembered on disk."""
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    key = (str(resolved), stat.st_size, stat.st_mtime_ns)
+    if key in _hash_memory:
+        return _hash_memory[key]
+    disk_key = f"{key[0]}|{key[1]}|{key[2]}"
+    cache_file = _hash_cache_file()
+    try:
+        stored: dict[str, str] = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = {}
+    digest = stored.get(disk_key)
+    if digest is None:
+        h = hashlib.sha256()
+        with resolved.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                h.update(chunk)
+        digest = h.hexdigest()
+        stored[disk_key] = digest
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(stored, indent=1), encoding="utf-8")
+            tmp.replace(cache_file)
+        except OSError:
+            pass  # a read-only cache only costs a re-hash next time
+    _hash_memory[key] = digest
+    return digest
+
+
+# -- progress -----------------------------------------------------------------------------------
+
+class ThinkPhase:
+    """Tracks whether the stream is inside <think> ... </think>, tags split across pieces included."""
+
+    def __init__(self, prompt: str) -> None:
+        self.thinking = prompt.rfind(THINK_OPEN) > prompt.rfind(THINK_CLOSE)
+        self._tail = ""
+
+    def feed(self, text: str) -> None:
+        window = self._tail + text
+        opened, closed = window.rfind(THINK_OPEN), window.rfind(THINK_CLOSE)
+        if opened > closed:
+            self.thinking = True
+        elif closed > opened:
+            self.thinking = False
+        self._tail = window[-(len(THINK_CLOSE) - 1):]
+
+    @property
+    def name(self) -> str:
+        return "thinking" if self.thinking else "answer"
+
+
+class ProgressLine:
+    """One self-overwriting stderr line: phase, tokens, tokens/s, elapsed. Silent off a terminal."""
+
+    def __init__(self, prompt: str, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+        self.out = stream or sys.stderr
+        self.enabled = self.out.isatty() if enabled is None else enabled
+        self.phase = ThinkPhase(prompt)
+        self.start = time.perf_counter()
+        self._last = 0.0
+
+    def update(self, piece: Piece, n_tokens: int) -> None:
+        self.phase.feed(piece.text)
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self._last >= PROGRESS_INTERVAL_S:
+            self._last = now
+            self._write(n_tokens, now - self.start)
+
+    def _write(self, n_tokens: int, elapsed: float) -> None:
+        rate = n_tokens / elapsed if elapsed > 0 else 0.0
+        self.out.write(f"\r{self.phase.name:8s} {n_tokens:6d} tokens  {rate:7.1f} tok/s  {elapsed:6.1f} s ")
+        self.out.flush()
+
+    def finish(self, n_tokens: int, reason: str | None) -> None:
+        if self.enabled:
+            self._write(n_tokens, time.perf_counter() - self.start)
+            self.out.write(f" {reason}\n")
+            self.out.flush()
+
+
+# -- generation ---------------------------------------------------------------------------------
+
+def generate(
+    engine: Engine,
+    prompt: str,
+    chain: SamplerChain,
+    *,
+    n_predict: int = -1,
+    prompt_name: str | None = None,
+    loop_guard: LoopGuardSettings | None = None,
+    progress: bool | None = None,
+    on_piece: Callable[[Piece], None] | None = None,
+    model_path: str | os.PathLike[str] | None = None,
+) -> Transcript:
+    """Run one sample. `prompt` is fed verbatim (wrap it in the chat template before).
+
+    `progress`: None = a progress line on stderr only when stderr is a terminal.
+    `on_piece` sees every piece as it arrives (e.g. to echo raw bytes).
+    `model_path` defaults to the engine's `model_path`; its sha256 is recorded when it is a file.
+    """
+    chain = concrete_seed(chain)
+    guard_settings = loop_guard or LoopGuardSettings()
+    request = GenerationRequest(prompt=prompt, chain=chain, n_predict=n_predict)
+    line = ProgressLine(prompt, enabled=progress)
+    started = time.perf_counter()
+    stream = GuardedStream(engine.stream(request), guard_settings)
+    parts: list[str] = []
+    try:
+        for piece in stream:
+            parts.append(piece.text)
+            if on_piece is not None:
+                on_piece(piece)
+            line.update(piece, stream.n_generated_tokens)
+    finally:
+        stream.close()
+    seconds = time.perf_counter() - started
+    line.finish(stream.n_generated_tokens, stream.finish_reason)
+    path = model_path if model_path is not None else getattr(engine, "model_path", None)
+    sha = file_sha256(path) if path is not None and Path(path).is_file() else None
+    n_generated = stream.n_generated_tokens
+    return Transcript(
+        text="".join(parts),
+        prompt_name=prompt_name,
+        prompt=prompt,
+        model_path=str(path) if path is not None else None,
+        model_sha256=sha,
+        engine=engine.name,
+        engine_version=engine.version(),
+        chain=chain_record(chain),
+        seed=chain.seed,
+        n_prompt_tokens=stream.n_prompt_tokens,
+        n_generated_tokens=n_generated,
+        seconds=round(seconds, 4),
+        tokens_per_second=round(n_generated / seconds, 2) if seconds > 0 else None,
+        finish_reason=stream.finish_reason or "unknown",
+        loop_guard=stream.report(),
+    )
