@@ -18,7 +18,7 @@ that line runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import libcst as cst
 from libcst.metadata import (
@@ -26,6 +26,7 @@ from libcst.metadata import (
     BaseAssignment,
     BuiltinAssignment,
     ClassScope,
+    CodeRange,
     FunctionScope,
     GlobalScope,
     MetadataWrapper,
@@ -67,23 +68,21 @@ def check_names(code: str) -> list[Finding]:
     except (cst.ParserSyntaxError, RecursionError, MemoryError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return [finding("names/parse-failed", f"libcst could not parse the program: {message}")]
-    # The tree is ours alone, so libcst need not deep-copy it (it is the slow part).
+    # The tree is ours alone, so libcst need not deep-copy it (the copy is the slow part).
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     try:
-        scopes = wrapper.resolve(ScopeProvider)
-        positions = wrapper.resolve(PositionProvider)
+        return NameAnalysis(wrapper).findings()
     except RecursionError:
         return [finding("names/parse-failed", "the program is nested too deeply to analyse")]
-    return NameAnalysis(module, scopes, positions).findings()
 
 
 class NameAnalysis:
-    def __init__(self, module: cst.Module, scopes: dict, positions: dict) -> None:
-        self.module = module
-        self.scopes = scopes
-        self.positions = positions
+    def __init__(self, wrapper: MetadataWrapper) -> None:
+        self.wrapper = wrapper
+        self.scopes = wrapper.resolve(ScopeProvider)
+        self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
         collector = _AugTargetsAndCalls()
-        module.visit(collector)
+        wrapper.module.visit(collector)
         self.aug_targets = collector.aug_targets
         self.aug_ops = collector.aug_ops
         self.global_declared = collector.global_declared
@@ -203,7 +202,10 @@ class NameAnalysis:
         ]
 
     def _line(self, node: cst.CSTNode) -> int | None:
-        position = self.positions.get(node)
+        # Positions cost a third of the analysis; a healthy program never needs them.
+        if self._positions is None:
+            self._positions = self.wrapper.resolve(PositionProvider)
+        position = self._positions.get(node)
         return position.start.line if position is not None else None
 
 
