@@ -1,0 +1,121 @@
+"""Validation in worker processes: many samples at once, while the engine keeps generating.
+
+Workers are started with `spawn`: the parent holds a loaded llama.cpp model and its threads,
+which a forked child must never inherit. A worker only computes; the parent writes the store,
+so the SQLite file has one writer. The smoke run itself happens in the sandbox's own
+subprocess (validators/sandbox.py), never inside a worker's interpreter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Whatever can change a verdict: the validators, extraction, the catalogue, the prompts (their
+# scenarios and requirements). A change to any of them re-validates stored samples.
+VERSIONED_SOURCES: tuple[str, ...] = (
+    "validators", "prompts", "pipeline/validate.py", "pipeline/extract.py",
+    "pipeline/repetition.py", "pipeline/codes.py", "pipeline/findings.py",
+)
+
+
+@cache
+def validators_version() -> str:
+    """A hash of every source file that decides a verdict (first 16 hex digits)."""
+    digest = hashlib.sha256()
+    for entry in VERSIONED_SOURCES:
+        root = REPO_ROOT / entry
+        files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".toml")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(REPO_ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ValidationJob:
+    text: str
+    source: str
+    smoke: bool
+    screenshots_dir: str | None = None
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+def validate_job(job: ValidationJob) -> dict[str, Any]:
+    """Run in a worker: validate one transcript; return JSON-ready data for the store."""
+    from pipeline.validate import validate_text
+
+    started = time.perf_counter()
+    smoke_options = _smoke_options(job.screenshots_dir) if job.smoke else None
+    result = validate_text(job.text, source=job.source, smoke=job.smoke, smoke_options=smoke_options)
+    details = dict(result.details)
+    details["screenshots"] = _screenshots(job.screenshots_dir)
+    return {
+        "verdict": result.verdict,
+        "findings": [f.to_json() for f in result.findings],
+        "code": result.code,
+        "code_sha256": hashlib.sha256(result.code.encode()).hexdigest() if result.code else None,
+        "details": details,
+        "seconds": round(time.perf_counter() - started, 4),
+    }
+
+
+def _smoke_options(screenshots_dir: str | None) -> object | None:
+    if screenshots_dir is None:
+        return None
+    try:
+        from validators.smoke import SmokeOptions
+    except ImportError:
+        return None  # validate_text records that no smoke run is available
+    Path(screenshots_dir).mkdir(parents=True, exist_ok=True)
+    return SmokeOptions(screenshots_dir=Path(screenshots_dir))
+
+
+def _screenshots(screenshots_dir: str | None) -> list[str]:
+    if screenshots_dir is None or not Path(screenshots_dir).is_dir():
+        return []
+    return [str(p) for p in sorted(Path(screenshots_dir).rglob("*.png"))]
+
+
+class ValidationPool:
+    """`jobs` worker processes; `submit()` returns a future of `validate_job`'s dict."""
+
+    def __init__(self, jobs: int) -> None:
+        if jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        self.jobs = jobs
+        self._executor = ProcessPoolExecutor(max_workers=jobs,
+                                             mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, job: ValidationJob) -> Future[dict[str, Any]]:
+        return self._executor.submit(validate_job, job)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+    def __enter__(self) -> ValidationPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def validate_all(jobs_to_run: Iterable[ValidationJob], jobs: int) -> list[dict[str, Any]]:
+    """Validate every job on `jobs` workers; results in input order."""
+    with ValidationPool(jobs) as pool:
+        futures = [pool.submit(job) for job in jobs_to_run]
+        return [f.result() for f in futures]
