@@ -79,6 +79,23 @@ CATALOGUE: tuple[Code, ...] = (
     Code("names", "star-import", W, "names may come from a star import; they are treated as bound"),
     Code("names", "dynamic-scope", W, "globals()/exec/vars may bind names the analysis cannot see; unbound names are not errors"),
     Code("names", "parse-failed", W, "libcst could not parse the program, so names were not checked"),
+    # smoke: the program played headless in the sandbox, through the prompt's scenarios
+    Code("smoke", "exception", E, "the program raised an exception while played (type, message, line, scenario, frame)"),
+    Code("smoke", "no-frame", E, "the program ended (or waited) without ever drawing a frame"),
+    Code("smoke", "early-exit", E, "the program exited before the scenario's quit key or window close"),
+    Code("smoke", "quit-ignored", E, "the program kept running after the quit key or window close"),
+    Code("smoke", "hang", E, "the program stopped reaching frames (a loop that never draws or handles events)"),
+    Code("smoke", "resource-limit", E, "the program was stopped by a sandbox limit: memory, CPU time or output size"),
+    Code("smoke", "crash", E, "the program's process died without a Python exception (a signal, or no result)"),
+    # requirements: the prompt's points, read from what the program drew and from its code
+    Code("requirements", "background", W, "the first background is not light blue, or a later one is not light"),
+    Code("requirements", "accelerate", W, "repeated SPACE presses do not add up: the bird's upward speed does not grow"),
+    Code("requirements", "bird", W, "no bird seen as a dark square, circle or triangle, or its shape/colour is never random"),
+    Code("requirements", "land", W, "no land at the bottom in dark brown or yellow"),
+    Code("requirements", "score", W, "no score text in the top-right area, or nothing in the code increments it"),
+    Code("requirements", "pipes", W, "no pipes with a gap in dark green, light brown or dark gray, or their spacing is never random"),
+    Code("requirements", "best-score", W, "no best score shown after a loss"),
+    Code("requirements", "quit-restart", E, "q or Esc does not quit, or SPACE does not restart after a loss"),
 )
 
 _BY_KEY = {c.key: c for c in CATALOGUE}

@@ -1,0 +1,135 @@
+"""What the game draws on its window, frame by frame: the draw record.
+
+The window the game gets from `set_mode` is a Surface subclass of ours, so its `fill` and `blit`
+are seen; `pygame.draw.*` calls on it are seen through wrapped functions; `Font.render` notes
+which surface holds which text, so a later blit of it records the text and where it landed.
+
+One op is a list: [kind, [r, g, b] or None, [x, y, w, h], width, extra], where extra is the
+radius (circle), the points (polygon, lines), the text (text) or None. Standard library and
+pygame only: this runs in the sandbox.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import pygame
+import pygame.sysfont
+
+real_draw = {name: getattr(pygame.draw, name) for name in
+             ("rect", "circle", "ellipse", "polygon", "line", "lines", "aaline", "aalines", "arc")}
+real_set_mode = pygame.display.set_mode
+real_font_class = pygame.font.Font
+
+# Where each draw function takes its width and its shape-specific argument (after surface, color).
+_WIDTH_ARG = {"rect": (1, 0), "circle": (2, 0), "ellipse": (1, 0), "polygon": (1, 0),
+              "line": (2, 1), "lines": (2, 1), "aaline": (None, 1), "aalines": (None, 1),
+              "arc": (3, 1)}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.frame_ops: list[list[Any]] = []
+        self.screen: ScreenSurface | None = None
+        self.texts: OrderedDict[int, tuple[pygame.Surface, str, list[int] | None]] = OrderedDict()
+
+    def add(self, op: list[Any]) -> None:
+        self.frame_ops.append(op)
+
+    def take_frame(self) -> list[list[Any]]:
+        ops, self.frame_ops = self.frame_ops, []
+        return ops
+
+    def note_text(self, surface: pygame.Surface, text: str, color: list[int] | None) -> None:
+        self.texts[id(surface)] = (surface, text, color)
+        while len(self.texts) > 256:  # games re-render text every frame; keep the recent ones
+            self.texts.popitem(last=False)
+
+
+RECORDER = Recorder()
+
+
+def rgb(color: Any, surface: pygame.Surface | None = None) -> list[int] | None:
+    try:
+        if isinstance(color, int) and surface is not None:
+            c = surface.unmap_rgb(color)
+        else:
+            c = pygame.Color(color)
+        return [c.r, c.g, c.b]
+    except (ValueError, TypeError, pygame.error):
+        return None
+
+
+def _box(rect: Any) -> list[int]:
+    r = pygame.Rect(rect)
+    return [r.x, r.y, r.w, r.h]
+
+
+class ScreenSurface(pygame.Surface):
+    """The game's window: a plain surface whose fills and blits are recorded."""
+
+    def fill(self, color: Any, rect: Any = None, special_flags: int = 0) -> pygame.Rect:
+        box = super().fill(color, rect, special_flags)
+        RECORDER.add(["fill", rgb(color, self), _box(box), 0, None])
+        return box
+
+    def blit(self, source: pygame.Surface, dest: Any, area: Any = None,
+             special_flags: int = 0) -> pygame.Rect:
+        box = super().blit(source, dest, area, special_flags)
+        text = RECORDER.texts.get(id(source))
+        if text is not None and text[0] is source:
+            RECORDER.add(["text", text[2], _box(box), 0, text[1]])
+        else:
+            RECORDER.add(["blit", None, _box(box), 0, None])
+        return box
+
+
+def _wrap_draw(name: str) -> Any:
+    real = real_draw[name]
+    width_at, extra_at = _WIDTH_ARG[name]
+
+    def draw(surface: pygame.Surface, color: Any, *args: Any, **kwargs: Any) -> pygame.Rect:
+        box = real(surface, color, *args, **kwargs)
+        if surface is RECORDER.screen:
+            width = kwargs.get("width", args[width_at] if width_at is not None and len(args) > width_at else (0 if name in ("rect", "circle", "ellipse", "polygon") else 1))
+            extra = None
+            if name == "circle":
+                extra = kwargs.get("radius", args[1] if len(args) > 1 else None)
+            elif name in ("polygon", "lines", "aalines"):
+                points = kwargs.get("points", args[extra_at] if len(args) > extra_at else [])
+                extra = [[round(float(p[0])), round(float(p[1]))] for p in points]
+            RECORDER.add([name, rgb(color, surface), _box(box), int(width), extra])
+        return box
+
+    draw.__name__ = name
+    return draw
+
+
+class RecordingFont(real_font_class):  # type: ignore[misc, valid-type]
+    """A Font whose rendered surfaces remember their text, so blits of them are recorded."""
+
+    def render(self, text: Any, antialias: Any, color: Any, background: Any = None) -> pygame.Surface:
+        surface = super().render(text, antialias, color, background)
+        RECORDER.note_text(surface, str(text), rgb(color))
+        return surface
+
+
+def set_mode(size: Any = (0, 0), flags: int = 0, *args: Any, **kwargs: Any) -> pygame.Surface:
+    display = real_set_mode(size, flags, *args, **kwargs)
+    RECORDER.screen = ScreenSurface(display.get_size(), 0, display)
+    return RECORDER.screen
+
+
+def get_surface() -> pygame.Surface | None:
+    return RECORDER.screen if pygame.display.get_init() else None
+
+
+def install() -> None:
+    for name in real_draw:
+        setattr(pygame.draw, name, _wrap_draw(name))
+    pygame.display.set_mode = set_mode
+    pygame.display.get_surface = get_surface
+    pygame.font.Font = RecordingFont
+    # SysFont builds its fonts through pygame.sysfont's own `Font` name
+    pygame.sysfont.Font = RecordingFont

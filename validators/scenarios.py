@@ -1,0 +1,100 @@
+"""The scenarios a prompt's program is driven through, read from the prompt's TOML file.
+
+A scenario is data: a driver (`script` by default), its steps (`{at = FRAME, press = KEY}` or
+`{at = FRAME, event = "quit"}`, optional `hold`, `repeat`, `every`, `role`), what must happen
+(`expect = "exit"` within `exit_within` frames of the quit action, or `expect = "running"` until
+`max_frames`) and the frames to screenshot. Nothing about Flappy Bird is hard-coded here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.errors import UsageError
+from prompts import load_prompt
+
+EXPECTATIONS = ("exit", "running")
+
+
+@dataclass(frozen=True)
+class SmokeSettings:
+    quit_keys: tuple[str, ...] = ("q", "escape")
+    hang_s: float = 2.0
+    wall_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    steps: tuple[dict[str, Any], ...]
+    expect: str = "exit"
+    exit_within: int = 30
+    max_frames: int = 600
+    screenshot_frames: tuple[int, ...] = ()
+    description: str = ""
+    driver: str = "script"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def frames_with_role(self, role: str) -> list[int]:
+        """Frames where a step marked `role = ROLE` presses (repeats expanded)."""
+        frames: list[int] = []
+        for step in self.steps:
+            if step.get("role") == role:
+                every = int(step.get("every", int(step.get("hold", 1)) + 1))
+                frames += [int(step["at"]) + i * every for i in range(int(step.get("repeat", 1)))]
+        return frames
+
+    def quit_frame(self, quit_keys: tuple[str, ...]) -> int | None:
+        """The frame of the scenario's quit action (a quit key or a QUIT event), if any."""
+        frames = [int(s["at"]) for s in self.steps
+                  if s.get("event") == "quit" or s.get("press") in quit_keys]
+        return min(frames) if frames else None
+
+    def to_job(self, quit_keys: tuple[str, ...]) -> dict[str, Any]:
+        return {"name": self.name, "driver": self.driver, "steps": [dict(s) for s in self.steps],
+                "max_frames": self.max_frames, "exit_within": self.exit_within,
+                "quit_keys": list(quit_keys), **self.extra}
+
+
+def load_scenarios(prompt_name: str) -> tuple[SmokeSettings, list[Scenario]]:
+    prompt = load_prompt(prompt_name)
+    raw = prompt.raw
+    if not raw.get("scenarios"):
+        raise UsageError(f"prompt {prompt.name!r} declares no [[scenarios]]: nothing to smoke-run")
+    smoke = raw.get("smoke", {})
+    settings = SmokeSettings(
+        quit_keys=tuple(smoke.get("quit_keys", SmokeSettings.quit_keys)),
+        hang_s=float(smoke.get("hang_s", SmokeSettings.hang_s)),
+        wall_s=float(smoke.get("wall_s", SmokeSettings.wall_s)),
+    )
+    return settings, [_scenario(prompt.name, entry) for entry in raw["scenarios"]]
+
+
+_KNOWN = {"name", "steps", "expect", "exit_within", "max_frames", "screenshot_frames",
+          "description", "driver"}
+
+
+def _scenario(prompt: str, entry: dict[str, Any]) -> Scenario:
+    try:
+        scenario = Scenario(
+            name=str(entry["name"]),
+            steps=tuple(dict(s) for s in entry.get("steps", [])),
+            expect=str(entry.get("expect", "exit")),
+            exit_within=int(entry.get("exit_within", 30)),
+            max_frames=int(entry.get("max_frames", 600)),
+            screenshot_frames=tuple(int(f) for f in entry.get("screenshot_frames", [])),
+            description=str(entry.get("description", "")),
+            driver=str(entry.get("driver", "script")),
+            extra={k: v for k, v in entry.items() if k not in _KNOWN},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"prompt {prompt!r}: a [[scenarios]] entry is malformed ({exc})") from None
+    if scenario.expect not in EXPECTATIONS:
+        raise UsageError(f"prompt {prompt!r}, scenario {scenario.name!r}: expect must be one of "
+                         f"{', '.join(EXPECTATIONS)}, not {scenario.expect!r}")
+    for step in scenario.steps:
+        if "at" not in step or ("press" not in step and step.get("event") != "quit"):
+            raise UsageError(f"prompt {prompt!r}, scenario {scenario.name!r}: each step needs "
+                             f"`at` and `press = KEY` or `event = \"quit\"`, got {step}")
+    return scenario

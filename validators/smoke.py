@@ -1,0 +1,253 @@
+"""The smoke run: play the program headless, in the sandbox, through the prompt's scenarios.
+
+run_smoke(code, options) runs every scenario of the prompt (prompts/<name>.toml) in its own
+sandbox with the child-side harness (validators/harness/), reads back what the harness wrote
+(result.json, the per-frame draw record, PNG screenshots) and turns each failure into a
+`smoke` finding: exception, no-frame, early-exit, quit-ignored, hang, resource-limit, crash.
+The requirement checks (validators/requirements.py) then read the same draw record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.codes import finding
+from pipeline.findings import Finding
+from validators.sandbox import Limits, Sandbox, SandboxResult, choose_tier
+from validators.scenarios import Scenario, SmokeSettings, load_scenarios
+
+HARNESS_DIR = Path(__file__).with_name("harness")
+HARNESS_FILES = ("run_game.py", "harness_clock.py", "harness_input.py", "harness_record.py")
+OUT_DIR = "_out"
+
+
+@dataclass(frozen=True)
+class SmokeOptions:
+    screenshots_dir: Path | None = None   # where PNGs are kept; None keeps none
+    min_sandbox: str | None = None        # refuse to run below this tier
+    sandbox_tier: str | None = None       # force a tier (default: the strongest available)
+    prompt: str = "flappy_bird"
+    wall_s: float | None = None           # per scenario; default from the prompt's [smoke]
+    hang_s: float | None = None           # wall seconds without a frame = hang
+    parallel: int | None = None           # scenarios at once; default: CPU count
+    seed: int = 0                         # Python's `random` seed inside the game
+    only: tuple[str, ...] | None = None   # run only these scenarios
+    requirements: bool = True             # also run the prompt's requirement checks
+
+
+@dataclass
+class ScenarioRun:
+    scenario: Scenario
+    result: dict[str, Any] | None      # the harness's result.json, None if it left none
+    sandbox: SandboxResult
+    frames: list[dict[str, Any]]       # the draw record: one entry per frame
+    screenshots: list[Path]
+
+    def summary(self) -> dict[str, Any]:
+        r = self.result or {}
+        data: dict[str, Any] = {
+            "outcome": r.get("outcome", "no-result"), "frames": r.get("frame"),
+            "flips": r.get("flips"), "virtual_s": round(r.get("virtual_ms", 0) / 1000, 2),
+            "wall_s": round(self.sandbox.wall_s, 3), "stop_reason": r.get("stop_reason"),
+            "screenshots": [str(p) for p in self.screenshots],
+        }
+        if "exception" in r:
+            data["exception"] = {k: r["exception"][k] for k in ("type", "message", "line")}
+        return data
+
+
+@dataclass
+class SmokeReport:
+    findings: list[Finding]
+    screenshots: list[Path]
+    sandbox_tier: str
+    scenarios: dict[str, dict[str, Any]]
+    runs: dict[str, ScenarioRun] = field(default_factory=dict)
+    requirements_score: tuple[int, int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"sandbox_tier": self.sandbox_tier, "scenarios": self.scenarios,
+                                "screenshots": [str(p) for p in self.screenshots]}
+        if self.requirements_score:
+            data["requirements"] = "{}/{}".format(*self.requirements_score)
+        return data
+
+
+def run_smoke(code: str, options: SmokeOptions | None = None) -> SmokeReport:
+    options = options or SmokeOptions()
+    settings, scenarios = load_scenarios(options.prompt)
+    if options.only:
+        scenarios = [s for s in scenarios if s.name in options.only]
+    tier = choose_tier(options.sandbox_tier, options.min_sandbox)
+    workers = options.parallel or max(1, min(len(scenarios), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        runs = list(pool.map(lambda s: run_scenario(code, s, settings, tier, options), scenarios))
+    findings = merge_findings([f for run in runs for f in classify(run, settings)])
+    report = SmokeReport(
+        findings=findings,
+        screenshots=[p for run in runs for p in run.screenshots],
+        sandbox_tier=tier,
+        scenarios={run.scenario.name: {**run.summary(), "tier": run.sandbox.tier} for run in runs},
+        runs={run.scenario.name: run for run in runs},
+    )
+    if options.requirements:
+        from validators.requirements import check_requirements
+
+        req_findings, report.requirements_score = check_requirements(code, report, settings)
+        report.findings += req_findings
+    return report
+
+
+def run_scenario(code: str, scenario: Scenario, settings: SmokeSettings, tier: str,
+                 options: SmokeOptions) -> ScenarioRun:
+    wall_s = options.wall_s or settings.wall_s
+    limits = Limits(wall_s=wall_s, cpu_s=int(wall_s) + 5)
+    with Sandbox(tier=tier, limits=limits) as box:
+        box.write("game.py", code)
+        for name in HARNESS_FILES:
+            box.write(f"_harness/{name}", (HARNESS_DIR / name).read_bytes())
+        job = {"game": "game.py", "out_dir": OUT_DIR, "seed": options.seed,
+               "hang_s": options.hang_s or settings.hang_s,
+               "scenario": scenario.to_job(settings.quit_keys),
+               "screenshot_frames": list(scenario.screenshot_frames)}
+        box.write("_job.json", json.dumps(job))
+        sandbox_result = box.run([sys.executable, "-I", "_harness/run_game.py", "_job.json"],
+                                 env={"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+                                      "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
+        out = box.workdir / OUT_DIR
+        result = _read_json(out / "result.json")
+        frames = _read_frames(out / "frames.jsonl")
+        shots = _keep_screenshots(out, result, options.screenshots_dir)
+    return ScenarioRun(scenario, result, sandbox_result, frames, shots)
+
+
+def classify(run: ScenarioRun, settings: SmokeSettings) -> list[Finding]:
+    """What went wrong in one scenario, as smoke findings (none when it behaved)."""
+    sc, r, box = run.scenario, run.result, run.sandbox
+    where = {"scenario": sc.name, "sandbox_tier": box.tier}
+    if run.screenshots:
+        where["screenshot"] = str(run.screenshots[-1])
+    if r is None:
+        limit = box.limit_hit
+        if limit in ("memory", "cpu", "output"):
+            return [finding("smoke/resource-limit", f"killed by the {limit} limit in scenario "
+                            f"{sc.name!r}", None, limit=limit, **where)]
+        if box.timed_out:
+            return [finding("smoke/hang", f"no result within {box.wall_s:.0f} s of wall time in "
+                            f"scenario {sc.name!r}", None, **where)]
+        how = f"signal {box.signal}" if box.signal else f"exit code {box.exit_code}"
+        return [finding("smoke/crash", f"the process died ({how}) without a result in scenario "
+                        f"{sc.name!r}; stderr: {box.stderr.strip()[-300:]}", None, **where)]
+    frame, flips = r.get("frame", 0), r.get("flips", 0)
+    where["frame"] = frame
+    outcome = r.get("outcome")
+    if outcome == "exception":
+        exc = r["exception"]
+        if exc["type"] == "MemoryError":
+            return [finding("smoke/resource-limit", f"MemoryError (the memory limit) in scenario "
+                            f"{sc.name!r} at frame {frame}", exc["line"], limit="memory", **where)]
+        when = "before the first frame" if flips == 0 else f"at frame {frame}"
+        restart = sc.frames_with_role("restart")
+        if restart and frame > restart[0] >= frame - 10:
+            when += " (just after SPACE restarted the game)"
+        return [finding("smoke/exception", f"{exc['type']}: {exc['message']} {when} in "
+                        f"scenario {sc.name!r}", exc["line"], exception=exc["type"],
+                        traceback=exc.get("traceback", "")[-1500:], **where)]
+    if outcome == "hang":
+        return [finding("smoke/hang", f"no frame for {r.get('hang_s')} s of wall time at frame "
+                        f"{frame} in scenario {sc.name!r} (a loop that never draws or handles "
+                        f"events)", r.get("line"), **where)]
+    if box.limit_hit in ("memory", "cpu", "output"):
+        return [finding("smoke/resource-limit", f"killed by the {box.limit_hit} limit in scenario "
+                        f"{sc.name!r}", None, limit=box.limit_hit, **where)]
+    quit_frame = sc.quit_frame(settings.quit_keys)
+    if outcome == "exit":
+        if flips == 0:
+            return [finding("smoke/no-frame", f"the program exited without drawing a frame in "
+                            f"scenario {sc.name!r}", None, **where)]
+        if sc.expect == "running" or quit_frame is None or frame < quit_frame:
+            before = (f"before its quit action at frame {quit_frame}" if quit_frame is not None
+                      else "although nothing asked it to")
+            return [finding("smoke/early-exit", f"the program exited at frame {frame} {before} "
+                            f"in scenario {sc.name!r}", None, exit_code=r.get("exit_code"),
+                            **where)]
+        return []
+    # outcome "stopped": the harness ended the game at its frame budget
+    if flips == 0:
+        return [finding("smoke/no-frame", f"{frame} frames passed without one drawn in scenario "
+                        f"{sc.name!r}", None, **where)]
+    if sc.expect == "exit":
+        action = _describe_quit(sc, settings)
+        return [finding("smoke/quit-ignored", f"still running {frame - (quit_frame or 0)} frames "
+                        f"after {action} in scenario {sc.name!r}", None, **where)]
+    return []
+
+
+def _describe_quit(sc: Scenario, settings: SmokeSettings) -> str:
+    for step in sc.steps:
+        if step.get("event") == "quit":
+            return "the window was closed (QUIT event)"
+        if step.get("press") in settings.quit_keys:
+            return f"pressing {step['press']}"
+    return "the quit action"
+
+
+def merge_findings(findings: list[Finding]) -> list[Finding]:
+    """One finding per failure: the same code on the same line in several scenarios is one,
+    with every scenario listed in its details."""
+    merged: dict[tuple[str, int | None, str], Finding] = {}
+    for f in findings:
+        key = (f.code, f.line, str(f.details.get("exception", "")))
+        if key not in merged:
+            merged[key] = f
+            continue
+        first = merged[key]
+        scenarios = list(first.details.get("scenarios", [first.details.get("scenario")]))
+        scenarios.append(f.details.get("scenario"))
+        merged[key] = Finding(first.check, first.code, first.severity, first.message, first.line,
+                              {**first.details, "scenarios": scenarios})
+    return list(merged.values())
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_frames(path: Path) -> list[dict[str, Any]]:
+    frames: list[dict[str, Any]] = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    frames.append(json.loads(line))
+                except ValueError:
+                    break  # a record cut short by the output limit ends at its last full line
+    except OSError:
+        pass
+    return frames
+
+
+def _keep_screenshots(out: Path, result: dict[str, Any] | None,
+                      target: Path | None) -> list[Path]:
+    if target is None or result is None:
+        return []
+    target.mkdir(parents=True, exist_ok=True)
+    kept = []
+    for shot in result.get("screenshots", []):
+        name = Path(str(shot.get("path", ""))).name  # a name only: the game wrote result.json's dir
+        source = out / name
+        if name.endswith(".png") and source.is_file() and not source.is_symlink():
+            shutil.copyfile(source, target / name)
+            kept.append(target / name)
+    return kept
