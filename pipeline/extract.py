@@ -157,8 +157,7 @@ def extract_program(text: str) -> Extraction:
                 finding(
                     "extract/unclosed-fence",
                     f"the final code fence opened on line {line} is never closed",
-                    None,
-                    transcript_line=line,
+                    line,
                 )
             ],
         )

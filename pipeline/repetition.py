@@ -126,7 +126,7 @@ def periodic_tail(tail: str, base: int, cfg: RepetitionDetector) -> LoopSignal |
         span = cfg.required_span(period)
         if span + period <= n and tail[n - span :] == tail[n - span - period : n - period]:
             length = _periodic_suffix_length(tail, period, span)
-            onset = n - length - period
+            onset = _snap_to_line_start(tail, n - length - period, period)
             return LoopSignal(base + onset, period, _describe(tail[onset : onset + period]))
         end = j + k - 1
     return None
@@ -142,6 +142,15 @@ def _periodic_suffix_length(tail: str, period: int, known: int) -> int:
         else:
             hi = mid - 1
     return lo
+
+
+def _snap_to_line_start(tail: str, onset: int, period: int) -> int:
+    """A repeated unit that spans lines is reported from the start of a line, not from the
+    tail of the line before that happens to end like the unit ("...enough." / "...pixels.")."""
+    if onset == 0 or tail[onset - 1] == "\n":
+        return onset
+    newline = tail.find("\n", onset, onset + period)
+    return newline + 1 if newline >= 0 else onset
 
 
 def low_diversity_tail(tail: str, base: int, cfg: RepetitionDetector) -> LoopSignal | None:
@@ -177,6 +186,8 @@ def _describe(unit: str) -> str:
     shown = unit if len(unit) <= 60 else unit[:57] + "..."
     if len(set(unit)) == 1:
         return f"an endless run of {unit[0]!r}"
+    if unit.count("\n") == 1 and unit.endswith("\n"):
+        return f"the same line repeats: {shown!r}"
     if unit.count("\n") >= 2:
         return f"a {len(unit)}-character passage repeats: {shown!r}"
     return f"the same {len(unit)}-character unit repeats: {shown!r}"

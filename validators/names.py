@@ -18,7 +18,7 @@ that line runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 
 import libcst as cst
 from libcst.metadata import (
@@ -83,8 +83,9 @@ class NameAnalysis:
         self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
         collector = _AugTargetsAndCalls()
         wrapper.module.visit(collector)
+        # Binding nodes that read their own name first: `x += 1` and `x = f(x)`.
         self.aug_targets = collector.aug_targets
-        self.aug_ops = collector.aug_ops
+        self.self_reading_targets = collector.self_reading_targets
         self.global_declared = collector.global_declared
         self.has_star_import = collector.has_star_import
         self.dynamic_calls = collector.dynamic_calls
@@ -93,53 +94,60 @@ class NameAnalysis:
         errors: list[Finding] = []
         masked: dict[str, int | None] = {}  # name -> first line, unbound but possibly bound
         seen: set[tuple[str, str, int | None]] = set()
-
-        def report(key: str, name: str, line: int | None, message: str) -> None:
+        for node, scope, assignments in self._reads():
+            name = node.value
+            if isinstance(scope, ClassScope):
+                # A class body falls back to the enclosing scopes for a name it has not bound.
+                assignments = set(assignments) | set(scope.parent[name])
+            if name in IMPLICIT_NAMES or self._bound(assignments):
+                continue
+            line = self._line(node)
+            # A name with a binding in a function scope is that function's local (a
+            # `global`/`nonlocal` name's bindings live in the outer scope instead).
+            if any(isinstance(a.scope, FunctionScope) for a in assignments):
+                key, message = "names/unbound-local", self._unbound_local_message(name)
+            elif self._masked_by_dynamic_binding(assignments):
+                masked.setdefault(name, line)
+                continue
+            else:
+                key, message = "names/undefined-name", self._undefined_message(name, assignments)
             if (key, name, line) not in seen:
                 seen.add((key, name, line))
                 errors.append(finding(key, message, line, name=name))
-
-        for access in self._accesses():
-            name = access.node.value
-            if name in IMPLICIT_NAMES or self._bound(access.referents):
-                continue
-            line = self._line(access.node)
-            if self._masked_by_dynamic_binding(access.referents):
-                masked.setdefault(name, line)
-                continue
-            message = (
-                _global_message(name)
-                if name in self.global_declared and not access.referents
-                else _undefined_message(name, access.referents)
-            )
-            report("names/undefined-name", name, line, message)
-
-        for target, scope in self._aug_targets_with_scope():
-            name = target.value
-            assignments = set(scope[name])
-            if isinstance(scope, ClassScope) and scope.parent is not scope:
-                # A class body reads an unbound class name from the enclosing scopes instead.
-                assignments |= set(scope.parent[name])
-            if name in IMPLICIT_NAMES or self._bound(assignments):
-                continue
-            line = self._line(target)
-            # A `global`/`nonlocal` name's assignments live in the outer scope, so "local"
-            # means: this function's own binding, made only by the augmented assignment.
-            local = any(a.scope is scope and isinstance(scope, FunctionScope) for a in assignments)
-            if local:
-                report(
-                    "names/unbound-local",
-                    name,
-                    line,
-                    f"`{name} {self.aug_ops[target]} ...` reads the local `{name}` before anything binds it "
-                    f"in this function (UnboundLocalError); a missing `global {name}`?",
-                )
-            elif self._masked_by_dynamic_binding(assignments):
-                masked.setdefault(name, line)
-            else:
-                report("names/undefined-name", name, line, _undefined_message(name, assignments))
-
         return sorted(errors, key=lambda f: (f.line or 0, f.message)) + self._warnings(masked)
+
+    def _reads(self) -> Iterable[tuple[cst.Name, Scope, Collection[BaseAssignment]]]:
+        """Every read of a name with the bindings that may reach it: the accesses libcst
+        records, and the targets of augmented assignments, which read before they bind."""
+        for access in self._accesses():
+            # Not `access.referents`: libcst keeps only the bindings that precede a read in a
+            # function, which is wrong for loops (`if i: use(x)` then `x = i`). Any binding
+            # in the scope the name resolves to may reach the read.
+            yield access.node, access.scope, access.scope[access.node.value]
+        for target in self.aug_targets:
+            scope = self.scopes.get(target)
+            if scope is not None:
+                yield target, scope, scope[target.value]
+
+    def _undefined_message(self, name: str, assignments: Collection[BaseAssignment]) -> str:
+        if name in self.global_declared and not assignments:
+            return (
+                f"`{name}` is declared `global` but no statement ever binds it at module level "
+                f"(a `global` declaration is not a binding): NameError when this line runs"
+            )
+        if assignments:
+            return (
+                f"`{name}` is only bound by statements that read it first (`{name} += ...`, "
+                f"`{name} = f({name})`), so it is never bound: NameError"
+            )
+        return f"`{name}` is read here but nothing binds it in any scope that reaches it: NameError"
+
+    @staticmethod
+    def _unbound_local_message(name: str) -> str:
+        return (
+            f"`{name}` is local to this function but only bound by statements that read it "
+            f"first (`{name} += ...`): UnboundLocalError; a missing `global {name}`?"
+        )
 
     def _accesses(self) -> Iterable[Access]:
         seen_scopes: set[int] = set()
@@ -155,18 +163,13 @@ class NameAnalysis:
                 if isinstance(access.node, cst.Name):
                     yield access
 
-    def _aug_targets_with_scope(self) -> Iterable[tuple[cst.Name, Scope]]:
-        for target in self.aug_targets:
-            scope = self.scopes.get(target)
-            if scope is not None:
-                yield target, scope
-
     def _bound(self, assignments: Iterable[BaseAssignment]) -> bool:
         """Is any of these a real binding (not the target of an augmented assignment)?"""
         for assignment in assignments:
             if isinstance(assignment, BuiltinAssignment):
                 return True
-            if getattr(assignment, "node", None) not in self.aug_targets:
+            node = getattr(assignment, "node", None)
+            if node not in self.aug_targets and node not in self.self_reading_targets:
                 return True
         return False
 
@@ -209,23 +212,41 @@ class NameAnalysis:
         return position.start.line if position is not None else None
 
 
-def _undefined_message(name: str, assignments: Sequence[BaseAssignment] | Iterable) -> str:
-    if any(True for _ in assignments):
-        return (
-            f"`{name}` is only ever bound by augmented assignments (`{name} += ...`), which read "
-            f"it first: NameError"
-        )
-    return f"`{name}` is read here but nothing binds it in any scope that reaches it: NameError"
+class _CertainReads(cst.CSTVisitor):
+    """Names an expression certainly reads when it is evaluated: not those behind a lambda,
+    a conditional expression, the right side of and/or, or inside a comprehension."""
 
+    def __init__(self) -> None:
+        self.names: set[str] = set()
 
-def _global_message(name: str) -> str:
-    return (
-        f"`{name}` is declared `global` but no statement ever binds it at module level "
-        f"(a `global` declaration is not a binding): NameError when this line runs"
-    )
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
 
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> bool:
+        node.left.visit(self)
+        return False
 
-_EMPTY = cst.Module(body=[])
+    def visit_IfExp(self, node: cst.IfExp) -> bool:
+        node.test.visit(self)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)  # `.attr` is not a name read
+        return False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        node.func.visit(self)
+        for arg in node.args:
+            arg.value.visit(self)  # a keyword's name is not a read
+        return False
+
+    def _skip(self, node: cst.CSTNode) -> bool:
+        return False
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _skip
 
 
 class _AugTargetsAndCalls(cst.CSTVisitor):
@@ -233,7 +254,7 @@ class _AugTargetsAndCalls(cst.CSTVisitor):
 
     def __init__(self) -> None:
         self.aug_targets: set[cst.Name] = set()
-        self.aug_ops: dict[cst.Name, str] = {}
+        self.self_reading_targets: set[cst.Name] = set()
         self.has_star_import = False
         self.dynamic_calls: set[str] = set()
         self.global_declared: set[str] = set()
@@ -244,7 +265,21 @@ class _AugTargetsAndCalls(cst.CSTVisitor):
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, cst.Name):
             self.aug_targets.add(node.target)
-            self.aug_ops[node.target] = _EMPTY.code_for_node(node.operator).strip()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        targets = [t.target for t in node.targets if isinstance(t.target, cst.Name)]
+        self._note_self_reading(targets, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.target, cst.Name) and node.value is not None:
+            self._note_self_reading([node.target], node.value)
+
+    def _note_self_reading(self, targets: list[cst.Name], value: cst.BaseExpression) -> None:
+        if not targets:
+            return
+        reader = _CertainReads()
+        value.visit(reader)
+        self.self_reading_targets.update(t for t in targets if t.value in reader.names)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):
