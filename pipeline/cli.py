@@ -43,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # A command that takes llama-cli's flags as pasted (`gencheck run --temp 0.6 ...`) opts in
+    # with set_defaults(accepts_extra_args=True) and finds them, in order, in args.extra_args.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_extra_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra_args = extra
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:

@@ -9,6 +9,7 @@ validation starts, so a run killed at any point resumes with everything it had f
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
@@ -32,6 +33,7 @@ TINY = "tiny"
 # The tiny test model babbles until its length limit; a short limit keeps the README's first
 # run within a couple of minutes on a laptop.
 TINY_N_PREDICT = 768
+TEXT_CHANGING_OPTIONS = ("n_ctx", "kv_overrides")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class RunPlan:
     n_predict: int = -1
     smoke: bool = True
     jobs: int = 1
+    # EmbeddedEngine keyword arguments from llama-cli flags (n_ctx, n_gpu_layers, n_threads,
+    # kv_overrides). Those that can change the text (n_ctx, kv_overrides) are part of the key.
+    engine_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def cells(self) -> list[tuple[str, ModelChoice, Configuration, int]]:
         """(config display name, model, configuration, seed) in the order they run."""
@@ -75,6 +80,7 @@ class RunPlan:
                 "configs": [{"name": c.name, "chain": c.chain.to_dict()} for c in self.configs],
                 "seeds": list(self.seeds), "prompt": self.prompt.name, "engine": self.engine,
                 "n_predict": self.n_predict, "smoke": self.smoke, "jobs": self.jobs,
+                "engine_options": self.engine_options,
                 "validators_version": validators_version()}
 
 
@@ -131,11 +137,11 @@ def engine_version(engine: str, model: Path) -> str:
     raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
-def open_engine(engine: str, model: Path) -> Engine:
+def open_engine(engine: str, model: Path, options: dict[str, Any] | None = None) -> Engine:
     if engine == "embedded":
         from pipeline.engines.embedded import EmbeddedEngine
 
-        return EmbeddedEngine(model)
+        return EmbeddedEngine(model, **(options or {}))
     if engine == "replay":
         from pipeline.engines.replay import ReplayEngine
 
@@ -149,7 +155,8 @@ def sample_key(plan: RunPlan, model: ModelChoice, chain: SamplerChain, seed: int
     return SampleKey(
         model_sha256=model.sha256, prompt_name=plan.prompt.name, chain=chain.to_dict(), seed=seed,
         engine=plan.engine, engine_version=engine_version(plan.engine, model.path),
-        options={"n_predict": plan.n_predict, "prompt_sha256": sha256_text(plan.prompt.wrapped())})
+        options={"n_predict": plan.n_predict, "prompt_sha256": sha256_text(plan.prompt.wrapped()),
+                 **{k: v for k, v in plan.engine_options.items() if k in TEXT_CHANGING_OPTIONS}})
 
 
 class _Runner:
@@ -166,7 +173,7 @@ class _Runner:
     def engine_for(self, model: ModelChoice) -> Engine:
         if self._engine_model != model.path:
             self.close_engine()
-            self._engine = open_engine(self.plan.engine, model.path)
+            self._engine = open_engine(self.plan.engine, model.path, self.plan.engine_options)
             self._engine_model = model.path
         assert self._engine is not None
         return self._engine

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 from pipeline.errors import UsageError
 
 DEFAULT_SEEDS = 3
+
+DESCRIPTION = """\
+Generate every (model, sampler configuration, seed) sample once, validate each (compile, ruff,
+undefined names, a sandboxed smoke run) and report per configuration: the pass rate with a 95%
+Wilson interval, loops, compile failures, undefined names, crashes, median tokens and seconds.
+Two or more configurations (or models) are compared with Fisher's exact test.
+
+Finished samples live in the store and are never generated twice; a killed run resumes where it
+stopped. Without --model, gencheck runs the tiny test model (a bigram model built on first use
+into the cache folder): a quick look at the whole pipeline, not a verdict on any sampler.
+
+Exit 0 when every --min-pass-rate gate holds, 1 when one does not, 2 on a usage error."""
+
+EPILOG = """\
+example: gencheck run --model QwQ-32B-Q4_K_M.gguf --preset unsloth-qwq \\
+             --preset llama.cpp-default --seeds 8 --report report/
+
+llama-cli's flags, pasted as they are, make one more configuration, built from llama.cpp's
+defaults (not from a --preset):
+  gencheck run --model M.gguf --temp 0.6 --min-p 0.1 --repeat-penalty 1.1 \\
+               --samplers "top_k;top_p;min_p;temperature;dry;typ_p;xtc"
+Their -m adds a model; -ngl, -c, -t and --override-kv set up the engine; --seed is replaced by
+--seeds; -n is --n-predict."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,17 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="generate and validate a matrix of models x sampler settings x seeds",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Generate every (model, sampler configuration, seed) sample once, validate "
-        "each (compile, ruff, undefined names, a sandboxed smoke run) and report per configuration: "
-        "pass rate with a 95%% Wilson interval, loops, compile failures, undefined names, crashes, "
-        "median tokens and time. Two or more configurations (or models) are compared with Fisher's "
-        "exact test. Finished samples live in the store and are never generated twice; a killed "
-        "run resumes where it stopped.\n\n"
-        "Without --model, runs the tiny test model (a bigram model built on first use into the "
-        "cache folder): a quick look at the whole pipeline, not a verdict on any sampler.\n\n"
-        "Exit 0 when every --min-pass-rate gate holds, 1 when one does not, 2 on a usage error.",
-        epilog="example: gencheck run --model QwQ-32B-Q4_K_M.gguf --preset unsloth-qwq "
-        "--preset llama.cpp-default --seeds 8 --report report/",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        allow_abbrev=False,  # llama-cli's --seed must not be read as our --seeds
     )
     what = parser.add_argument_group("what to run")
     what.add_argument("--model", action="append", metavar="M.gguf",
@@ -46,10 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--n-predict", type=int, default=None, metavar="N",
                       help="token limit per sample (default: none; 768 on the tiny model)")
     what.add_argument("--no-smoke", action="store_true", help="static checks only, no smoke run")
-    flags = _llama_flags()
-    if flags is not None:
-        flags.add_sampler_arguments(parser.add_argument_group(
-            "llama-cli sampler flags", "one more configuration, built from llama-cli's flags"))
     how = parser.add_argument_group("where and how")
     how.add_argument("--store", type=Path, default=None, metavar="PATH",
                      help="SQLite results store (default $GENCHECK_HOME/gencheck.db or "
@@ -65,20 +75,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="write the HTML report (index.html, per sample pages, screenshots)")
     out.add_argument("--min-pass-rate", type=parse_rate, metavar="X",
                      help="gate: every configuration's pass rate must be at least X (0.75 or 75%%)")
-    parser.set_defaults(func=run)
+    from pipeline.llama_flags import add_llama_help
+
+    add_llama_help(parser)
+    parser.set_defaults(func=run, accepts_extra_args=True)
 
 
-def _llama_flags() -> ModuleType | None:
-    """pipeline.llama_flags, when built: llama-cli's sampler flags as one more configuration."""
-    try:
-        module = importlib.import_module("pipeline.llama_flags")
-    except ModuleNotFoundError as exc:
-        if exc.name == "pipeline.llama_flags":
-            return None
-        raise
-    if not hasattr(module, "add_sampler_arguments") or not hasattr(module, "chain_from_args"):
-        return None
-    return module
+def llama_configuration(extra: list[str], notes: list[str]) -> tuple[Any, list[str], dict[str, Any], int | None]:
+    """llama-cli flags -> (configuration, extra model specs, engine options, n_predict or None)."""
+    from pipeline.llama_flags import parse_llama_args
+    from pipeline.run import chain_configuration
+
+    parsed = parse_llama_args(extra)
+    if parsed.prompt is not None or parsed.prompt_file is not None:
+        raise UsageError("gencheck run takes a test prompt by name (--prompt NAME), not llama-cli's "
+                         "-p/-f text; use `gencheck generate` for a free prompt")
+    notes += parsed.notes
+    if "seed" in parsed.user_set:
+        notes.append("--seed ignored: gencheck run uses seeds 1..N (--seeds N)")
+    options: dict[str, Any] = {}
+    if parsed.ctx_size is not None:
+        options["n_ctx"] = parsed.ctx_size
+    if parsed.n_gpu_layers is not None:
+        layers = parsed.n_gpu_layers
+        options["n_gpu_layers"] = 999 if layers == "all" else None if layers == "auto" else int(layers)
+        if options["n_gpu_layers"] is None:
+            del options["n_gpu_layers"]
+    if parsed.threads is not None:
+        options["n_threads"] = parsed.threads
+    if parsed.kv_overrides:
+        options["kv_overrides"] = dict(parsed.kv_overrides)
+    name = parsed.preset or " ".join(word for word in parsed.chain.label().split()
+                                     if not word.startswith("seed="))
+    sampling = parsed.user_set - {"seed"}
+    configuration = chain_configuration(parsed.chain, name) if sampling or parsed.preset else None
+    n_predict = parsed.n_predict if parsed.n_predict != -1 else None
+    return configuration, [parsed.model] if parsed.model else [], options, n_predict
 
 
 def parse_rate(text: str) -> float:
@@ -116,32 +148,34 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--engine replay needs --model TRANSCRIPT (a recorded transcript file)")
     prompt = load_prompt(args.prompt or DEFAULT_PROMPT)
     configs = [configuration(name) for name in args.preset or ()]
-    flags = _llama_flags()
-    if flags is not None and flags.sampler_flags_given(args):
-        configs.append(chain_configuration(flags.chain_from_args(args)))
+    notes: list[str] = []
+    flag_config, flag_models, engine_options, flag_n_predict = llama_configuration(
+        list(getattr(args, "extra_args", None) or []), notes)
+    if flag_config is not None:
+        configs.append(flag_config)
     if not configs:
         configs.append(chain_configuration(SamplerChain(), "llama.cpp-default"))
     if len({c.name for c in configs}) != len(configs):
         raise UsageError("the same configuration is named twice; give each --preset once")
 
-    notes: list[str] = []
-    specs = args.model or [TINY]
+    specs = [*(args.model or []), *flag_models] or [TINY]
     with Store(args.store) as store:
         models = [choose_model(spec, store) for spec in specs]
-        if not args.model:
-            note = (f"No --model given: running the tiny test model ({models[0].path}), a bigram "
-                    "model built for trying the pipeline end to end; its programs are not meant "
-                    "to pass. Give --model M.gguf for a real verdict.")
+        if specs == [TINY] and not args.model:
+            notes.insert(0, f"No --model given: running the tiny test model ({models[0].path}), "
+                         "a bigram model built for trying the pipeline end to end; its programs "
+                         "are not meant to pass. Give --model M.gguf for a real verdict.")
+        for note in notes:
             print(note, file=sys.stderr)
-            notes.append(note)
         if len({m.sha256 for m in models}) != len(models):
             raise UsageError("the same model file is given twice; give each --model once")
-        n_predict = args.n_predict
+        n_predict = args.n_predict if args.n_predict is not None else flag_n_predict
         if n_predict is None:
             n_predict = TINY_N_PREDICT if all(m.is_tiny for m in models) else -1
         plan = RunPlan(models=tuple(models), configs=tuple(configs),
                        seeds=tuple(range(1, args.seeds + 1)), prompt=prompt, engine=args.engine,
-                       n_predict=n_predict, smoke=not args.no_smoke, jobs=args.jobs or default_jobs())
+                       n_predict=n_predict, smoke=not args.no_smoke, jobs=args.jobs or default_jobs(),
+                       engine_options=engine_options)
         result = execute(plan, store, command=["gencheck", *sys.argv[1:]],
                          min_pass_rate=args.min_pass_rate, notes=notes)
 
