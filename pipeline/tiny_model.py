@@ -30,6 +30,7 @@ from pipeline.tiny_vocab import (
     BOS_TOKEN,
     EOS_TOKEN,
     PAD_TOKEN,
+    SPECIAL_TOKENS,
     Vocabulary,
     build_vocabulary,
 )
@@ -121,7 +122,7 @@ def bigram_log_probs(token_ids: list[int], n_vocab: int) -> np.ndarray:
 
 
 def _write_gguf(path: Path, vocab: Vocabulary, log_probs: np.ndarray | None, *,
-                template: str, sampling: Mapping[str, object]) -> int:
+                template: str, sampling: Mapping[str, object], pad_token: str = PAD_TOKEN) -> int:
     """Write the model; with log_probs None the output layer is flat (used to tokenize)."""
     import gguf  # heavy import, only when a model is built
 
@@ -146,7 +147,7 @@ def _write_gguf(path: Path, vocab: Vocabulary, log_probs: np.ndarray | None, *,
     writer.add_token_merges(list(vocab.merges))
     writer.add_bos_token_id(vocab.id_of(BOS_TOKEN))
     writer.add_eos_token_id(vocab.id_of(EOS_TOKEN))
-    writer.add_pad_token_id(vocab.id_of(PAD_TOKEN))
+    writer.add_pad_token_id(vocab.id_of(pad_token))
     writer.add_add_bos_token(False)
     writer.add_chat_template(template)
     for key, value in sampling.items():
@@ -233,10 +234,17 @@ def tokenize_with_llama_cpp(model_path: Path, text: str) -> list[int]:
 
 def make_tiny_model(out: Path, *, corpus: str | None = None, merges: int = DEFAULT_MERGES,
                     template_adds_think: bool = False,
-                    sampling: Mapping[str, object] | None = None) -> TinyModelInfo:
-    """Write the tiny model to `out` atomically (a temp file in the same folder, then rename)."""
+                    sampling: Mapping[str, object] | None = None,
+                    pad_token: str = PAD_TOKEN) -> TinyModelInfo:
+    """Write the tiny model to `out` atomically (a temp file in the same folder, then rename).
+
+    `pad_token` other than `<|vision_pad|>` (say `<|endoftext|>`, as some uploads have it)
+    makes a model whose pad is also an end token, for testing `gencheck inspect`.
+    """
     if merges < 0:
         raise UsageError("--merges must be 0 or more")
+    if pad_token not in SPECIAL_TOKENS:
+        raise UsageError(f"pad token {pad_token!r} must be one of {', '.join(SPECIAL_TOKENS)}")
     unknown = sorted(set(sampling or {}) - set(SAMPLING_KEY_TYPES))
     if unknown:
         raise UsageError(f"unknown sampling key(s) {', '.join(unknown)}; "
@@ -257,7 +265,8 @@ def make_tiny_model(out: Path, *, corpus: str | None = None, merges: int = DEFAU
         if len(ids) < 2:
             raise UsageError("the corpus is too short to count bigrams")
         n_embd = _write_gguf(temp, vocab, bigram_log_probs(ids, vocab.size),
-                             template=template, sampling=dict(sampling or {}))
+                             template=template, sampling=dict(sampling or {}),
+                             pad_token=pad_token)
         temp.chmod(0o644)  # mkstemp makes it private; a model file is an ordinary file
         os.replace(temp, out)
     finally:

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--template-adds-think", action="store_true",
                         help="write a chat template whose generation prompt already opens "
                         "<think> (as some QwQ uploads do), for testing inspect and wrapping")
+    parser.add_argument("--pad-token", default=None, metavar="TOKEN",
+                        help="pad token (default <|vision_pad|>; <|endoftext|> makes the "
+                        "pad-is-an-end-token mistake some uploads have)")
     parser.add_argument("--sampling", action="append", default=[], metavar="KEY=VALUE",
                         help="store a general.sampling.KEY default (top_k=40, temp=0.6, "
                         "sequence=...); repeatable")
@@ -69,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         args.out, corpus=corpus,
         merges=DEFAULT_MERGES if args.merges is None else args.merges,
         template_adds_think=args.template_adds_think, sampling=sampling,
+        **({"pad_token": args.pad_token} if args.pad_token else {}),
     )
     print(f"{info.path}: qwen2, {info.n_vocab} tokens ({info.merges} merges), "
           f"n_embd {info.n_embd}, bigrams of {info.corpus_tokens} corpus tokens")
