@@ -16,7 +16,9 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pipeline.codes import CATALOGUE, finding
@@ -44,8 +46,9 @@ def ruff_binary() -> str:
         return found
 
 
-def ruff_command(stdin_filename: str = "program.py") -> list[str]:
-    return [
+def ruff_command(stdin_filename: str | None = "program.py") -> list[str]:
+    """ruff over stdin (named `stdin_filename`), or, with None, over files appended by the caller."""
+    base = [
         ruff_binary(),
         "check",
         "--isolated",
@@ -57,10 +60,8 @@ def ruff_command(stdin_filename: str = "program.py") -> list[str]:
         "py311",
         "--select",
         ",".join(selected_rules()),
-        "--stdin-filename",
-        stdin_filename,
-        "-",
     ]
+    return base + ["--stdin-filename", stdin_filename, "-"] if stdin_filename else base
 
 
 def check_lint(code: str) -> list[Finding]:
@@ -90,6 +91,36 @@ def check_lint(code: str) -> list[Finding]:
     except json.JSONDecodeError as exc:
         return [finding("lint/ruff-failed", f"ruff printed no JSON: {exc}")]
     return findings_from_diagnostics(diagnostics)
+
+
+def check_lint_many(codes: Sequence[str]) -> list[list[Finding]]:
+    """ruff once over many programs (one process instead of one per program): the findings of
+    each, in order. For batch runs: the matrix, the benchmark, property tests."""
+    if not codes:
+        return []
+    with tempfile.TemporaryDirectory(prefix="gencheck-lint-") as tmp:
+        paths = []
+        for index, code in enumerate(codes):
+            path = Path(tmp) / f"program_{index:06d}.py"
+            path.write_bytes(code.encode("utf-8", "surrogatepass"))
+            paths.append(path)
+        try:
+            proc = subprocess.run(
+                ruff_command(None) + [str(p) for p in paths],
+                capture_output=True,
+                timeout=RUFF_TIMEOUT_S + len(codes) * 0.05,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            failed = finding("lint/ruff-failed", "ruff did not finish in time")
+            return [[failed] for _ in codes]
+        if proc.returncode not in (0, 1):
+            failed = finding("lint/ruff-failed", f"ruff exited {proc.returncode}")
+            return [[failed] for _ in codes]
+        by_file: dict[str, list[Mapping[str, Any]]] = {}
+        for diagnostic in json.loads(proc.stdout or b"[]"):
+            by_file.setdefault(Path(diagnostic.get("filename", "")).name, []).append(diagnostic)
+        return [findings_from_diagnostics(by_file.get(p.name, [])) for p in paths]
 
 
 def findings_from_diagnostics(diagnostics: Sequence[Mapping[str, Any]]) -> list[Finding]:

@@ -86,6 +86,14 @@ class NameAnalysis:
         # Binding nodes that read their own name first: `x += 1` and `x = f(x)`.
         self.aug_targets = collector.aug_targets
         self.self_reading_targets = collector.self_reading_targets
+        # libcst 1.9 records `match` capture patterns as reads; a captured name counts as
+        # bound wherever it is read (coarse, but never a false alarm).
+        self.pattern_names = collector.pattern_names
+        self.captured_names = {
+            n.value for n in collector.pattern_names if n not in collector.pattern_keys
+        }
+        # It also binds a walrus inside a comprehension in the comprehension, not outside.
+        self.captured_names |= collector.comprehension_walrus_names
         self.global_declared = collector.global_declared
         self.has_star_import = collector.has_star_import
         self.dynamic_calls = collector.dynamic_calls
@@ -120,6 +128,8 @@ class NameAnalysis:
         """Every read of a name with the bindings that may reach it: the accesses libcst
         records, and the targets of augmented assignments, which read before they bind."""
         for access in self._accesses():
+            if access.node in self.pattern_names or access.node.value in self.captured_names:
+                continue
             # Not `access.referents`: libcst keeps only the bindings that precede a read in a
             # function, which is wrong for loops (`if i: use(x)` then `x = i`). Any binding
             # in the scope the name resolves to may reach the read.
@@ -255,6 +265,10 @@ class _AugTargetsAndCalls(cst.CSTVisitor):
     def __init__(self) -> None:
         self.aug_targets: set[cst.Name] = set()
         self.self_reading_targets: set[cst.Name] = set()
+        self.pattern_names: set[cst.Name] = set()
+        self.pattern_keys: set[cst.Name] = set()
+        self.comprehension_walrus_names: set[str] = set()
+        self._comprehension_depth = 0
         self.has_star_import = False
         self.dynamic_calls: set[str] = set()
         self.global_declared: set[str] = set()
@@ -280,6 +294,35 @@ class _AugTargetsAndCalls(cst.CSTVisitor):
         reader = _CertainReads()
         value.visit(reader)
         self.self_reading_targets.update(t for t in targets if t.value in reader.names)
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        if node.name is not None:
+            self.pattern_names.add(node.name)
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> None:
+        if node.name is not None:
+            self.pattern_names.add(node.name)
+
+    def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
+        if node.rest is not None:
+            self.pattern_names.add(node.rest)
+
+    def visit_MatchKeywordElement(self, node: cst.MatchKeywordElement) -> None:
+        self.pattern_names.add(node.key)  # `Point(x=...)`: an attribute name, not a read
+        self.pattern_keys.add(node.key)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        if self._comprehension_depth and isinstance(node.target, cst.Name):
+            self.comprehension_walrus_names.add(node.target.value)
+
+    def _enter_comprehension(self, node: cst.CSTNode) -> None:
+        self._comprehension_depth += 1
+
+    def _leave_comprehension(self, node: cst.CSTNode) -> None:
+        self._comprehension_depth -= 1
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _enter_comprehension
+    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comprehension
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):

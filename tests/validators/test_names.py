@@ -1,0 +1,435 @@
+"""validators/names.py on one-line cases: what must be caught, and what must never be flagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import assert_names
+from validators.names import check_names
+
+# ---------------------------------------------------------------- must be caught (errors)
+
+CAUGHT = {
+    "global_declared_then_method_call_without_module_binding": (
+        """
+        def reset_game():
+            global pipes
+            pipes.clear()
+        """,
+        ["names/undefined-name@3"],
+    ),
+    "global_pipes_only_local_in_main": (
+        """
+        def reset_game():
+            global pipes, score
+            score = 0
+            pipes.clear()
+
+        def main():
+            pipes = []
+            reset_game()
+            return pipes
+        """,
+        ["names/undefined-name@4"],
+    ),
+    "global_then_augmented_assignment_without_module_binding": (
+        """
+        def add_point():
+            global best
+            best += 1
+        """,
+        ["names/undefined-name@3"],
+    ),
+    "augmented_assignment_bindings_everywhere_never_bind": (
+        """
+        def a():
+            global total
+            total += 1
+
+        def b():
+            global total
+            total -= 1
+            print(total)
+        """,
+        ["names/undefined-name@3", "names/undefined-name@7", "names/undefined-name@8"],
+    ),
+    "global_then_self_reading_assignment": (
+        """
+        def record(score):
+            global best
+            best = max(best, score)
+        """,
+        ["names/undefined-name@3"],
+    ),
+    "local_augmented_assignment_without_global": (
+        """
+        score = 0
+
+        def add_point():
+            score += 1
+        """,
+        ["names/unbound-local@4"],
+    ),
+    "local_self_reading_assignment_without_global": (
+        """
+        items = []
+
+        def grow():
+            items = items + [1]
+        """,
+        ["names/unbound-local@4"],
+    ),
+    "plain_typo": ("print(scroe)\n", ["names/undefined-name@1"]),
+    "typo_inside_function": (
+        """
+        def draw(screen):
+            screen.blit(scor_text, (0, 0))
+        """,
+        ["names/undefined-name@2"],
+    ),
+    "class_attribute_read_bare_in_method": (
+        """
+        class Bird:
+            SIZE = 20
+
+            def width(self):
+                return SIZE
+        """,
+        ["names/undefined-name@5"],
+    ),
+    "class_attribute_in_comprehension_element": (
+        """
+        class Grid:
+            N = 3
+            cells = [N for _ in range(3)]
+        """,
+        ["names/undefined-name@3"],
+    ),
+    "comprehension_variable_does_not_leak": (
+        """
+        squares = [i * i for i in range(3)]
+        print(i)
+        """,
+        ["names/undefined-name@2"],
+    ),
+    "del_of_unbound_name": ("del ghost\n", ["names/undefined-name@1"]),
+    "module_name_never_bound_read_in_nested_function": (
+        """
+        def outer():
+            def inner():
+                return clock.tick(60)
+            return inner
+        """,
+        ["names/undefined-name@3"],
+    ),
+    "exception_name_typo": (
+        """
+        try:
+            pass
+        except PygameError:
+            pass
+        """,
+        ["names/undefined-name@3"],
+    ),
+    "decorator_name_unbound": (
+        """
+        @cache
+        def f():
+            return 1
+        """,
+        ["names/undefined-name@1"],
+    ),
+    "default_argument_unbound": ("def f(x=DEFAULT):\n    return x\n", ["names/undefined-name@1"]),
+    "same_name_twice_on_a_line_reported_once": ("print(foo, foo)\n", ["names/undefined-name@1"]),
+    "undefined_in_lambda_body": ("key = lambda p: p[0] + offset\n", ["names/undefined-name@1"]),
+    "class_var_augmented_in_method_without_self": (
+        """
+        class Game:
+            score = 0
+
+            def add(self):
+                score += 1
+        """,
+        ["names/unbound-local@5"],
+    ),
+    "nonlocal_augmented_without_enclosing_binding": (
+        """
+        def outer():
+            count = 0
+
+            def inner():
+                global ticks
+                ticks += count
+
+            return inner
+        """,
+        ["names/undefined-name@6"],
+    ),
+}
+
+# ------------------------------------------------------------ must NOT be flagged
+
+CLEAN = {
+    "builtins": "print(len(range(3)), max([1]), isinstance(1, int), ValueError)\n",
+    "module_dunders": "print(__file__, __name__, __doc__, __spec__, __builtins__)\n",
+    "global_with_module_binding": """
+        pipes = []
+
+        def reset_game():
+            global pipes
+            pipes.clear()
+        """,
+    "module_binding_after_the_function": """
+        def reset_game():
+            global pipes
+            pipes.clear()
+
+        pipes = []
+        reset_game()
+        """,
+    "global_bound_in_another_function": """
+        def init():
+            global pipes
+            pipes = []
+
+        def reset():
+            global pipes
+            pipes.clear()
+        """,
+    "global_augmented_with_module_binding": """
+        best = 0
+
+        def add_point():
+            global best
+            best += 1
+        """,
+    "self_reading_assignment_with_prior_binding": """
+        best = 0
+
+        def record(score):
+            global best
+            best = max(best, score)
+        """,
+    "conditional_self_reading_is_not_certain": """
+        def f(flag):
+            x = x if flag else 0
+            return x
+        """,
+    "or_right_side_is_not_a_certain_read": """
+        def setup(cache):
+            cache = cache or {}
+            return cache
+        """,
+    "nonlocal_counter": """
+        def make_counter():
+            n = 0
+
+            def bump():
+                nonlocal n
+                n += 1
+                return n
+
+            return bump
+        """,
+    "try_except_import_error_binding": """
+        try:
+            import tomllib
+        except ImportError:
+            tomllib = None
+        print(tomllib)
+        """,
+    "if_branch_binding": """
+        import random
+
+        if random.random() > 0.5:
+            color = (1, 2, 3)
+        else:
+            color = (3, 2, 1)
+        print(color)
+        """,
+    "binding_only_in_one_branch_is_not_certain": """
+        import random
+
+        if random.random() > 0.5:
+            bonus = 5
+        print(bonus)
+        """,
+    "del_of_bound_name": """
+        x = 1
+        del x
+        """,
+    "loop_reads_name_bound_later_in_the_body": """
+        def run():
+            for i in range(3):
+                if i:
+                    print(last)
+                last = i
+        """,
+    "class_body_reads_own_earlier_names": """
+        class Pipe:
+            WIDTH = 60
+            HALF = WIDTH // 2
+        """,
+    "class_body_augments_global_fallback": """
+        x = 1
+
+        class A:
+            x += 1
+        """,
+    "method_reads_class_attribute_through_self": """
+        class Bird:
+            SIZE = 20
+
+            def width(self):
+                return self.SIZE + Bird.SIZE
+        """,
+    "comprehension_first_iterable_sees_class_scope": """
+        class Grid:
+            ROWS = [1, 2, 3]
+            doubled = [r * 2 for r in ROWS]
+        """,
+    "comprehension_variables_and_nested": "m = [[i * j for j in range(i)] for i in range(4) if i]\n",
+    "walrus_in_comprehension_binds_outside": """
+        values = [y for x in range(3) if (y := x * 2)]
+        print(y)
+        """,
+    "except_as_name": """
+        try:
+            pass
+        except OSError as exc:
+            print(exc)
+        """,
+    "with_as_and_for_targets": """
+        with open(__file__) as handle:
+            for number, line in enumerate(handle):
+                print(number, line)
+        """,
+    "function_parameters_and_star_args": "def f(a, /, b, *args, c=1, **kw):\n    return a, b, args, c, kw\n",
+    "recursive_function": "def fact(n):\n    return 1 if n < 2 else n * fact(n - 1)\n",
+    "function_calls_function_defined_later": """
+        def main():
+            helper()
+
+        def helper():
+            pass
+        """,
+    "import_as": "import pygame as pg\nfrom os import path as p\nprint(pg, p)\n",
+    "dotted_import_binds_first_name": "import os.path\nprint(os.path.sep)\n",
+    "match_statement_captures": """
+        def f(cmd):
+            match cmd:
+                case ["go", direction]:
+                    return direction
+                case {"key": key}:
+                    return key
+                case Point(x=px) as whole:
+                    return px, whole
+            return None
+
+        class Point:
+            x = 0
+        """,
+    "string_annotation_is_not_evaluated": "def f(x: 'Undefined') -> 'AlsoUndefined':\n    return x\n",
+    "future_annotations": "from __future__ import annotations\n\ndef f(x: Missing) -> None:\n    return None\n",
+    "class_dunder_class_in_method": """
+        class A:
+            def f(self):
+                return __class__
+        """,
+    "super_and_self": """
+        class A:
+            def __init__(self):
+                super().__init__()
+        """,
+    "global_declared_at_module_level_is_harmless": "global x\nx = 1\nprint(x)\n",
+    "lambda_parameter": "key = lambda p: p[0]\n",
+    "type_alias_and_generic_builtin": "Pairs = list[tuple[int, int]]\nprint(Pairs)\n",
+    "dunder_name_main_guard": """
+        def main():
+            pass
+
+        if __name__ == "__main__":
+            main()
+        """,
+    "augmented_attribute_and_subscript_targets": """
+        class S:
+            n = 0
+
+        s = S()
+        s.n += 1
+        counts = {}
+        counts["a"] = 0
+        counts["a"] += 1
+        """,
+    "global_in_nested_function_with_module_binding": """
+        score = 0
+
+        def outer():
+            def inner():
+                global score
+                score += 1
+            inner()
+        """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT))
+def test_names_catches(name: str) -> None:
+    source, expected = CAUGHT[name]
+    assert_names(source, *expected)
+
+
+@pytest.mark.parametrize("name", sorted(CLEAN))
+def test_names_does_not_flag(name: str) -> None:
+    assert_names(CLEAN[name])
+
+
+def test_star_import_makes_unbound_module_names_a_single_warning() -> None:
+    assert_names(
+        """
+        from pygame.locals import *
+
+        def handle(event):
+            return event.type == QUIT or event.key == K_SPACE
+        """,
+        "names/star-import@4",
+    )
+
+
+def test_star_import_does_not_excuse_an_unbound_local() -> None:
+    assert_names(
+        """
+        from pygame.locals import *
+        score = 0
+
+        def add():
+            score += 1
+        """,
+        "names/unbound-local@5",
+    )
+
+
+def test_globals_call_turns_unbound_names_into_a_dynamic_scope_warning() -> None:
+    assert_names(
+        """
+        globals()["speed"] = 3
+        print(speed)
+        """,
+        "names/dynamic-scope@2",
+    )
+
+
+def test_global_pipes_message_says_a_global_declaration_is_not_a_binding() -> None:
+    (result,) = check_names("def reset():\n    global pipes\n    pipes.clear()\n")
+    assert "declared `global`" in result.message and "NameError" in result.message
+    assert result.details["name"] == "pipes"
+
+
+def test_unparseable_program_is_a_warning_not_a_crash() -> None:
+    # In the pipeline compile gates this; called directly, names must still not raise.
+    findings = check_names("def f(:\n")
+    assert [f.key for f in findings] == ["names/parse-failed"]
+
+
+def test_suite_is_broad() -> None:
+    assert len(CAUGHT) + len(CLEAN) >= 40
