@@ -154,9 +154,7 @@ def classify(run: ScenarioRun, settings: SmokeSettings) -> list[Finding]:
             return [finding("smoke/resource-limit", f"MemoryError (the memory limit) in scenario "
                             f"{sc.name!r} at frame {frame}", exc["line"], limit="memory", **where)]
         when = "before the first frame" if flips == 0 else f"at frame {frame}"
-        restart = sc.frames_with_role("restart")
-        if restart and frame > restart[0] >= frame - 10:
-            when += " (just after SPACE restarted the game)"
+        when += _recent_input(run.frames, frame)
         return [finding("smoke/exception", f"{exc['type']}: {exc['message']} {when} in "
                         f"scenario {sc.name!r}", exc["line"], exception=exc["type"],
                         traceback=exc.get("traceback", "")[-1500:], **where)]
@@ -186,8 +184,17 @@ def classify(run: ScenarioRun, settings: SmokeSettings) -> list[Finding]:
     if sc.expect == "exit":
         action = _describe_quit(sc, settings)
         return [finding("smoke/quit-ignored", f"still running {frame - (quit_frame or 0)} frames "
-                        f"after {action} in scenario {sc.name!r}", None, **where)]
+                        f"after {action} in scenario {sc.name!r}", None, action=action, **where)]
     return []
+
+
+def _recent_input(frames: list[dict[str, Any]], frame: int) -> str:
+    """`(right after pressing space at frame 300)` when input came just before a failure."""
+    for entry in reversed(frames[-4:]):
+        downs = [key for kind, key in entry.get("in", []) if kind == "down"]
+        if downs and frame - int(entry.get("f", 0)) <= 3:
+            return f" (right after pressing {downs[-1]} at frame {entry['f']})"
+    return ""
 
 
 def _describe_quit(sc: Scenario, settings: SmokeSettings) -> str:
@@ -204,7 +211,7 @@ def merge_findings(findings: list[Finding]) -> list[Finding]:
     with every scenario listed in its details."""
     merged: dict[tuple[str, int | None, str], Finding] = {}
     for f in findings:
-        key = (f.code, f.line, str(f.details.get("exception", "")))
+        key = (f.code, f.line, str(f.details.get("exception", f.details.get("action", ""))))
         if key not in merged:
             merged[key] = f
             continue

@@ -8,6 +8,7 @@ Standard library and pygame only: this module runs inside the sandbox.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,14 +18,22 @@ import pygame
 DEFAULT_FRAME_MS = 1000.0 / 60.0
 
 # The real clocks, kept before patching: the harness's own watchdog must measure real time.
-real_monotonic = time.monotonic
+real_monotonic, real_monotonic_ns = time.monotonic, time.monotonic_ns
+real_time, real_time_ns = time.time, time.time_ns
+real_perf_counter, real_perf_counter_ns = time.perf_counter, time.perf_counter_ns
 real_sleep = time.sleep
 
 
 class VirtualTime:
-    """Virtual milliseconds since the game started, and the timers that fire on them."""
+    """Virtual milliseconds since the game started, and the timers that fire on them.
 
-    def __init__(self) -> None:
+    Only the game's own code sees virtual time: a library it calls (subprocess waiting for
+    fc-list under pygame.font.SysFont, say) polls `time.sleep` against the real clock and would
+    spin forever, or leap virtual time by minutes, if it saw the virtual one.
+    """
+
+    def __init__(self, game_file: str) -> None:
+        self.game_file = game_file
         self.now_ms = 0.0
         self._epoch = time.time()
         self._mono0 = time.monotonic()
@@ -64,29 +73,41 @@ class VirtualTime:
                         break
             timer[0], timer[2] = due, loops
 
+    def _game_calls(self) -> bool:
+        return sys._getframe(2).f_code.co_filename == self.game_file
+
     # The patched functions -------------------------------------------------------------
     def get_ticks(self) -> int:
         return int(self.now_ms)
 
     def time(self) -> float:
+        if not self._game_calls():
+            return real_time()
         return self._epoch + self.now_ms / 1000.0
 
     def time_ns(self) -> int:
-        return int(self.time() * 1e9)
+        return int(self._epoch * 1e9 + self.now_ms * 1e6) if self._game_calls() else real_time_ns()
 
     def monotonic(self) -> float:
+        if not self._game_calls():
+            return real_monotonic()
         return self._mono0 + self.now_ms / 1000.0
 
     def monotonic_ns(self) -> int:
-        return int(self.monotonic() * 1e9)
+        return int(self._mono0 * 1e9 + self.now_ms * 1e6) if self._game_calls() else real_monotonic_ns()
 
     def perf_counter(self) -> float:
+        if not self._game_calls():
+            return real_perf_counter()
         return self._perf0 + self.now_ms / 1000.0
 
     def perf_counter_ns(self) -> int:
-        return int(self.perf_counter() * 1e9)
+        return int(self._perf0 * 1e9 + self.now_ms * 1e6) if self._game_calls() else real_perf_counter_ns()
 
     def sleep(self, seconds: float) -> None:
+        if not self._game_calls():
+            real_sleep(seconds)
+            return
         self.advance(max(0.0, float(seconds)) * 1000.0)
 
     def wait(self, millis: int) -> int:

@@ -76,31 +76,67 @@ class ScreenSurface(pygame.Surface):
 
     def blit(self, source: pygame.Surface, dest: Any, area: Any = None,
              special_flags: int = 0) -> pygame.Rect:
-        box = super().blit(source, dest, area, special_flags)
+        drawn = super().blit(source, dest, area, special_flags)
+        try:  # where the game put it, unclipped: text that runs off the window keeps its size
+            at = pygame.Rect(dest).topleft if not isinstance(dest, tuple | list) or len(dest) != 2 else dest
+            size = pygame.Rect(area).size if area is not None else source.get_size()
+            box = [round(float(at[0])), round(float(at[1])), int(size[0]), int(size[1])]
+        except (TypeError, ValueError):
+            box = _box(drawn)
         text = RECORDER.texts.get(id(source))
         if text is not None and text[0] is source:
-            RECORDER.add(["text", text[2], _box(box), 0, text[1]])
+            RECORDER.add(["text", text[2], box, 0, text[1]])
         else:
-            RECORDER.add(["blit", None, _box(box), 0, None])
-        return box
+            RECORDER.add(["blit", None, box, 0, None])
+        return drawn
+
+
+def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int | None, name: str,
+         default: Any) -> Any:
+    if name in kwargs:
+        return kwargs[name]
+    return args[index] if index is not None and len(args) > index else default
+
+
+def _intended_box(name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                  drawn: pygame.Rect) -> tuple[list[int], Any]:
+    """The shape as the game asked for it, not clipped to the window (text or pipes that run
+    off the screen keep their true extent), and the shape's extra (radius or points)."""
+    try:
+        if name in ("rect", "ellipse", "arc"):
+            return _box(_arg(args, kwargs, 0, "rect", drawn)), None
+        if name == "circle":
+            center = _arg(args, kwargs, 0, "center", None)
+            radius = float(_arg(args, kwargs, 1, "radius", 0))
+            cx, cy = float(center[0]), float(center[1])
+            return [round(cx - radius), round(cy - radius), round(2 * radius), round(2 * radius)], radius
+        if name in ("polygon", "lines", "aalines"):
+            index = 1 if name != "polygon" else 0
+            points = [[round(float(p[0])), round(float(p[1]))]
+                      for p in _arg(args, kwargs, index, "points", [])]
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)], points
+    except (TypeError, ValueError, IndexError):
+        pass
+    return _box(drawn), None
 
 
 def _wrap_draw(name: str) -> Any:
     real = real_draw[name]
-    width_at, extra_at = _WIDTH_ARG[name]
+    width_at, _ = _WIDTH_ARG[name]
+    filled_by_default = name in ("rect", "circle", "ellipse", "polygon")
 
     def draw(surface: pygame.Surface, color: Any, *args: Any, **kwargs: Any) -> pygame.Rect:
-        box = real(surface, color, *args, **kwargs)
+        drawn = real(surface, color, *args, **kwargs)
         if surface is RECORDER.screen:
-            width = kwargs.get("width", args[width_at] if width_at is not None and len(args) > width_at else (0 if name in ("rect", "circle", "ellipse", "polygon") else 1))
-            extra = None
-            if name == "circle":
-                extra = kwargs.get("radius", args[1] if len(args) > 1 else None)
-            elif name in ("polygon", "lines", "aalines"):
-                points = kwargs.get("points", args[extra_at] if len(args) > extra_at else [])
-                extra = [[round(float(p[0])), round(float(p[1]))] for p in points]
-            RECORDER.add([name, rgb(color, surface), _box(box), int(width), extra])
-        return box
+            width = _arg(args, kwargs, width_at, "width", 0 if filled_by_default else 1)
+            box, extra = _intended_box(name, args, kwargs, drawn)
+            try:
+                width = int(width)
+            except (TypeError, ValueError):
+                width = 0
+            RECORDER.add([name, rgb(color, surface), box, width, extra])
+        return drawn
 
     draw.__name__ = name
     return draw

@@ -50,7 +50,7 @@ class Run:
         self.max_frames = int(self.scenario.get("max_frames", 600))
         self.exit_within = int(self.scenario.get("exit_within", 30))
         self.shot_frames = {int(f) for f in job.get("screenshot_frames", [])}
-        self.vt = harness_clock.VirtualTime()
+        self.vt = harness_clock.VirtualTime(self.game_path)
         self.driver = harness_input.make_driver(self.scenario)
         self.inputs = harness_input.InputState()
         self.frame = 0          # frame boundaries passed (flips, or ticks/polls without a flip)
@@ -241,7 +241,9 @@ class Run:
             self.finished = True
         if self.last_frame is not None:
             self.screenshot("last", self.last_frame)
+        screen = harness_record.RECORDER.screen
         result = {**outcome, "scenario": self.scenario["name"], "frame": self.frame,
+                  "window": list(screen.get_size()) if screen is not None else None,
                   "flips": self.flips, "virtual_ms": int(self.vt.now_ms),
                   "quit_frame": self.quit_frame, "stop_reason": outcome.get("stop_reason", self.stop_reason),
                   "screenshots": self.screenshots}
