@@ -1,0 +1,94 @@
+"""The llama.cpp programs built from llama-cpp-python's vendored sources, and how tests find them."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pipeline import native_build
+from pipeline.native_build import (
+    BIN_ENV,
+    build_root,
+    find_llama_tool,
+    installed_llama_cpp_version,
+    obtain_sdist,
+    sdist_name,
+    unpack_vendored_llama_cpp,
+)
+
+
+def _executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n", encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def test_bin_env_folder_wins_and_a_missing_tool_is_none(tmp_path, monkeypatch):
+    tool = _executable(tmp_path / "bin" / "llama-completion")
+    monkeypatch.setenv(BIN_ENV, str(tmp_path / "bin"))
+    assert find_llama_tool("llama-completion") == tool
+    assert find_llama_tool("llama-server") is None
+
+
+def test_cache_lookup_is_for_the_installed_version_only(tmp_path, monkeypatch):
+    monkeypatch.delenv(BIN_ENV, raising=False)
+    version = installed_llama_cpp_version()
+    _executable(build_root("0.0.1", tmp_path) / "bin" / "llama-server")
+    assert find_llama_tool("llama-server", cache_dir=tmp_path) is None
+    tool = _executable(build_root(version, tmp_path) / "bin" / "llama-server")
+    assert find_llama_tool("llama-server", cache_dir=tmp_path) == tool
+
+
+def test_a_file_that_is_not_executable_is_not_a_tool(tmp_path, monkeypatch):
+    (tmp_path / "llama-server").write_text("", encoding="utf-8")
+    monkeypatch.setenv(BIN_ENV, str(tmp_path))
+    assert find_llama_tool("llama-server") is None
+
+
+def test_only_the_vendored_llama_cpp_is_unpacked(tmp_path):
+    sdist = tmp_path / sdist_name("9.9.9")
+    with tarfile.open(sdist, "w:gz") as archive:
+        for name in ("pkg-9.9.9/vendor/llama.cpp/CMakeLists.txt", "pkg-9.9.9/llama_cpp/x.py"):
+            data = name.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    source = unpack_vendored_llama_cpp(sdist, tmp_path / "src")
+    assert (source / "CMakeLists.txt").read_text() == "pkg-9.9.9/vendor/llama.cpp/CMakeLists.txt"
+    assert not (tmp_path / "src" / "pkg-9.9.9" / "llama_cpp").exists()
+
+
+def test_a_cached_sdist_is_used_without_fetching(tmp_path, monkeypatch):
+    cached = tmp_path / "sdist" / sdist_name("1.2.3")
+    cached.parent.mkdir()
+    cached.write_bytes(b"")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("pip download was called although the sdist is cached")
+
+    monkeypatch.setattr(native_build.subprocess, "run", no_network)
+    assert obtain_sdist("1.2.3", tmp_path) == cached
+
+
+@pytest.mark.native
+def test_built_llama_completion_runs_the_tiny_model_greedily(tiny_model):
+    tool = find_llama_tool("llama-completion")
+    if tool is None:
+        pytest.skip("llama-completion not built (python -m pipeline.native_build)")
+    llama_cpp = pytest.importorskip("llama_cpp")
+    result = subprocess.run(
+        [str(tool), "-m", str(tiny_model), "-p", "import", "-n", "40", "--temp", "0",
+         "-no-cnv", "-t", "1", "-c", "256", "--no-display-prompt"],
+        capture_output=True, timeout=120, stdin=subprocess.DEVNULL, check=True,
+    )
+    llm = llama_cpp.Llama(model_path=str(tiny_model), n_ctx=256, verbose=False)
+    try:
+        expected = llm.create_completion("import", max_tokens=40, temperature=0.0)
+    finally:
+        llm.close()
+    assert result.stdout.decode("utf-8").strip() == expected["choices"][0]["text"].strip()
