@@ -20,9 +20,13 @@ from pipeline.findings import Finding, Severity, verdict
 from validators import GATING_CHECK, STATIC_VALIDATORS
 from validators.transcript import check_transcript
 
-# When two checks see the same failure on the same line, the second restates the first:
-# ruff's F823 and names/unbound-local both report `x += 1` on an unbound local.
-DUPLICATES: dict[str, str] = {"lint/F823": "names/unbound-local"}
+# When two checks see the same failure on the same line, one restates the other: for
+# `x += 1` on an unbound local, ruff says F823 (read before assignment) and F841 (assigned,
+# never used) where names says unbound-local. Key: dropped when value is on the same line.
+DUPLICATES: dict[str, str] = {
+    "lint/F823": "names/unbound-local",
+    "lint/F841": "names/unbound-local",
+}
 
 
 @dataclass
