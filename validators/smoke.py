@@ -13,8 +13,7 @@ import json
 import os
 import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +85,7 @@ def run_smoke(code: str, options: SmokeOptions | None = None) -> SmokeReport:
     if options.only:
         scenarios = [s for s in scenarios if s.name in options.only]
     tier = choose_tier(options.sandbox_tier, options.min_sandbox)
-    workers = options.parallel or max(1, min(len(scenarios), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        runs = list(pool.map(lambda s: run_scenario(code, s, settings, tier, options), scenarios))
+    runs = run_scenarios(code, scenarios, settings, tier, options)
     findings = merge_findings([f for run in runs for f in classify(run, settings)])
     report = SmokeReport(
         findings=findings,
@@ -105,27 +102,58 @@ def run_smoke(code: str, options: SmokeOptions | None = None) -> SmokeReport:
     return report
 
 
-def run_scenario(code: str, scenario: Scenario, settings: SmokeSettings, tier: str,
-                 options: SmokeOptions) -> ScenarioRun:
+def run_scenarios(code: str, scenarios: list[Scenario], settings: SmokeSettings, tier: str,
+                  options: SmokeOptions) -> list[ScenarioRun]:
+    """All scenarios in one sandbox: the harness imports pygame once, then forks one child per
+    scenario (`parallel` at a time), each with its own cwd, output files and wall-clock limit."""
     wall_s = options.wall_s or settings.wall_s
-    limits = Limits(wall_s=wall_s, cpu_s=int(wall_s) + 5)
+    parallel = options.parallel or max(1, min(len(scenarios), os.cpu_count() or 1))
+    rounds = -(-len(scenarios) // parallel)
+    limits = Limits(wall_s=wall_s * rounds + 5, cpu_s=int(wall_s) + 5)
     with Sandbox(tier=tier, limits=limits) as box:
         box.write("game.py", code)
         for name in HARNESS_FILES:
             box.write(f"_harness/{name}", (HARNESS_DIR / name).read_bytes())
         job = {"game": "game.py", "out_dir": OUT_DIR, "seed": options.seed,
-               "hang_s": options.hang_s or settings.hang_s,
-               "scenario": scenario.to_job(settings.quit_keys),
-               "screenshot_frames": list(scenario.screenshot_frames)}
+               "hang_s": options.hang_s or settings.hang_s, "wall_s": wall_s,
+               "parallel": parallel,
+               "scenarios": [{**s.to_job(settings.quit_keys),
+                              "screenshot_frames": list(s.screenshot_frames)} for s in scenarios]}
         box.write("_job.json", json.dumps(job))
-        sandbox_result = box.run([sys.executable, "-I", "_harness/run_game.py", "_job.json"],
-                                 env={"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
-                                      "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
-        out = box.workdir / OUT_DIR
-        result = _read_json(out / "result.json")
-        frames = _read_frames(out / "frames.jsonl")
-        shots = _keep_screenshots(out, result, options.screenshots_dir)
-    return ScenarioRun(scenario, result, sandbox_result, frames, shots)
+        whole = box.run([sys.executable, "-I", "_harness/run_game.py", "_job.json"],
+                        env={"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+                             "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
+        runs = []
+        for scenario in scenarios:
+            out = box.workdir / OUT_DIR / scenario.name
+            result = _read_json(out / "result.json")
+            runs.append(ScenarioRun(scenario, result, _child_result(whole, out),
+                                    _read_frames(out / "frames.jsonl"),
+                                    _keep_screenshots(out, result, options.screenshots_dir)))
+    return runs
+
+
+def _child_result(whole: SandboxResult, out: Path) -> SandboxResult:
+    """How one scenario's process ended, from the harness's exit.json; when the whole sandbox
+    was stopped first, the sandbox's own ending stands for it."""
+    ended = _read_json(out / "exit.json")
+    stderr = _tail_text(out / "stderr") or whole.stderr
+    if ended is None:
+        return replace(whole, stderr=stderr)
+    return SandboxResult(
+        tier=whole.tier, exit_code=ended.get("exit_code"), signal=ended.get("signal"),
+        timed_out=bool(ended.get("timed_out")), wall_s=float(ended.get("wall_s") or 0.0),
+        stdout=_tail_text(out / "stdout"), stderr=stderr,
+        descendants_killed=whole.descendants_killed, supervisor_lost=whole.supervisor_lost)
+
+
+def _tail_text(path: Path, limit: int = 16 * 1024) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - limit))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def classify(run: ScenarioRun, settings: SmokeSettings) -> list[Finding]:

@@ -265,8 +265,8 @@ class Run:
                 os._exit(3)
 
 
-def main() -> int:
-    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+def play(job: dict[str, Any]) -> None:
+    """Play one scenario in this process, write its result, and end the process."""
     random.seed(job.get("seed", 0))
     run = Run(job)
     run.install()
@@ -286,5 +286,60 @@ def main() -> int:
     os._exit(0)  # pygame atexit handlers and game threads must not outlive the verdict
 
 
+def start_scenario(job: dict[str, Any], scenario: dict[str, Any]) -> int:
+    """Fork a child that plays one scenario with its own cwd, HOME, output files and result
+    dir; pygame is already imported here, so every child skips that cost."""
+    out = Path(job["out_dir"]).resolve() / scenario["name"]
+    home = Path("_runs").resolve() / scenario["name"]
+    out.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
+    game = str(Path(job["game"]).resolve())
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            target = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(target, fd)
+            os.close(target)
+        os.chdir(home)
+        os.environ["HOME"] = str(home)
+        play({**job, "game": game, "scenario": scenario, "out_dir": str(out),
+              "screenshot_frames": scenario.get("screenshot_frames", [])})
+    finally:
+        os._exit(70)
+    return 0
+
+
+def main() -> int:
+    """Run every scenario of the job, `parallel` at a time, each in a forked child under its
+    own wall-clock limit; record how each child ended in <out_dir>/<scenario>/exit.json."""
+    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    todo = list(job["scenarios"])
+    parallel = max(1, int(job.get("parallel", 1)))
+    wall_s = float(job.get("wall_s", 20.0))
+    running: dict[int, tuple[str, float]] = {}
+    while todo or running:
+        while todo and len(running) < parallel:
+            scenario = todo.pop(0)
+            running[start_scenario(job, scenario)] = (scenario["name"], harness_clock.real_monotonic())
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        now = harness_clock.real_monotonic()
+        if pid == 0:
+            for child, (name, started) in list(running.items()):
+                if now - started > wall_s:
+                    os.kill(child, 9)  # reaped, and recorded as timed out, by the next wait
+                    running[child] = (name, -1e9)
+            harness_clock.real_sleep(0.003)
+            continue
+        name, started = running.pop(pid, ("?", now))
+        record = {"exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                  "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                  "timed_out": started < 0, "wall_s": round(now - started, 3) if started > 0 else wall_s}
+        exit_path = Path(job["out_dir"]) / name / "exit.json"
+        exit_path.write_text(json.dumps(record), encoding="utf-8")
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
