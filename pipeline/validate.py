@@ -104,6 +104,7 @@ def validate_text(
                 outcome = smoke_module.run_smoke(code, smoke_options)
             findings += outcome.findings
             details["smoke"] = "run"
+            details.update(outcome.to_json())  # sandbox_tier, scenarios, screenshots, requirements
     elif smoke:
         details["smoke"] = "skipped: the program does not compile"
     # ---- end of smoke run ----

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
 
@@ -39,6 +39,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-smoke", action="store_true", help="static checks only, no smoke run")
     parser.add_argument(
+        "--screenshots",
+        type=Path,
+        metavar="DIR",
+        help="keep the smoke run's PNG screenshots in DIR (a subfolder per file when several)",
+    )
+    parser.add_argument(
+        "--min-sandbox",
+        choices=("basic", "landlock", "bwrap"),
+        metavar="TIER",
+        help="refuse to run generated code below this sandbox tier: basic (rlimits, own "
+        "session, scrubbed env), landlock (+ Landlock and seccomp), bwrap (+ namespaces)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -52,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
     files = expand_paths(args.paths)
-    results = validate_files(files, smoke=not args.no_smoke, jobs=args.jobs)
+    results = validate_files(files, smoke=not args.no_smoke, jobs=args.jobs,
+                             smoke_options=_smoke_options(args))
     if args.json:
         print(json.dumps({"results": [r.to_json() for r in results]}, indent=2))
     else:
@@ -85,23 +99,43 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-def validate_files(files: Sequence[Path], *, smoke: bool, jobs: int) -> list[SampleResult]:
+def validate_files(files: Sequence[Path], *, smoke: bool, jobs: int,
+                   smoke_options: Any = None) -> list[SampleResult]:
     from pipeline.validate import validate_path
 
+    options = [_per_file(smoke_options, f, len(files)) for f in files]
     if jobs == 1 or len(files) == 1:
         return [
-            _with_progress(i, len(files), validate_path(f, smoke=smoke))
-            for i, f in enumerate(files)
+            _with_progress(i, len(files), validate_path(f, smoke=smoke, smoke_options=o))
+            for i, (f, o) in enumerate(zip(files, options, strict=True))
         ]
     with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
-        results = pool.map(_validate_one, files, [smoke] * len(files))
+        results = pool.map(_validate_one, files, [smoke] * len(files), options)
         return [_with_progress(i, len(files), r) for i, r in enumerate(results)]
 
 
-def _validate_one(path: Path, smoke: bool) -> SampleResult:
+def _validate_one(path: Path, smoke: bool, smoke_options: Any = None) -> SampleResult:
     from pipeline.validate import validate_path
 
-    return validate_path(path, smoke=smoke)
+    return validate_path(path, smoke=smoke, smoke_options=smoke_options)
+
+
+def _smoke_options(args: argparse.Namespace) -> Any:
+    """The smoke run's options from --screenshots/--min-sandbox (None: its defaults)."""
+    if getattr(args, "screenshots", None) is None and getattr(args, "min_sandbox", None) is None:
+        return None
+    from validators.smoke import SmokeOptions
+
+    return SmokeOptions(screenshots_dir=args.screenshots, min_sandbox=args.min_sandbox)
+
+
+def _per_file(options: Any, path: Path, total: int) -> Any:
+    """Several files keep their screenshots apart: DIR/<file stem>/."""
+    if options is None or options.screenshots_dir is None or total == 1:
+        return options
+    from dataclasses import replace
+
+    return replace(options, screenshots_dir=options.screenshots_dir / path.stem)
 
 
 def _with_progress(index: int, total: int, result: SampleResult) -> SampleResult:
