@@ -247,6 +247,11 @@ class Run:
                   "flips": self.flips, "virtual_ms": int(self.vt.now_ms),
                   "quit_frame": self.quit_frame, "stop_reason": outcome.get("stop_reason", self.stop_reason),
                   "screenshots": self.screenshots}
+        pending = [[k, key] for (fr, k, key) in self.inputs.applied if fr == self.frame]
+        ops = harness_record.RECORDER.take_frame()
+        if pending or ops:  # the frame the game ended in: its input is often the cause
+            self.frames.append({"f": self.frame, "t": int(self.vt.now_ms), "flip": 0,
+                                "in": pending, "ops": ops, "partial": 1})
         with open(self.out / "frames.jsonl", "w", encoding="utf-8") as fh:
             for entry in self.frames:
                 fh.write(json.dumps(entry, separators=(",", ":")) + "\n")

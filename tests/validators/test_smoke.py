@@ -1,0 +1,133 @@
+"""The smoke run: real games played headless in the real sandbox through the prompt's scenarios."""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+
+import pytest
+
+from pipeline.errors import UsageError
+from pipeline.findings import verdict
+from validators.sandbox import SandboxResult, available_tiers, choose_tier
+from validators.scenarios import Scenario, SmokeSettings, load_scenarios
+from validators.smoke import ScenarioRun, classify, merge_findings
+
+from .smoke_runs import expected, smoke_report
+
+SETTINGS = SmokeSettings()
+
+
+def test_healthy_game_passes_every_scenario_of_the_prompt():
+    report = smoke_report("healthy_events")
+    assert report.findings == []
+    assert set(report.scenarios) == {"play-restart-q", "esc-after-loss", "window-close", "idle"}
+    assert report.scenarios["idle"]["outcome"] == "stopped"
+    assert report.scenarios["idle"]["virtual_s"] >= 9.9  # ten seconds of game time, not of wall
+    for name in ("play-restart-q", "esc-after-loss", "window-close"):
+        assert report.scenarios[name]["outcome"] == "exit"
+    assert report.sandbox_tier == available_tiers()[-1]
+
+
+def test_screenshots_are_png_files_of_the_window():
+    report = smoke_report("healthy_events")
+    names = {p.name for p in report.screenshots}
+    assert {"play-restart-q-f0299.png", "play-restart-q-last.png", "idle-last.png"} <= names
+    data = report.screenshots[0].read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (400, 600)
+
+
+def test_draw_record_holds_text_and_where_it_was_blitted():
+    run = smoke_report("healthy_events").runs["play-restart-q"]
+    over = [op for f in run.frames if f["f"] == 299 for op in f["ops"] if op[0] == "text"]
+    assert any(op[4] == "Best: 0" for op in over)
+    score = next(op for op in over if op[4] == "0")
+    assert score[2][0] > 300 and score[2][1] < 50  # top right of a 400 px window
+
+
+def test_restart_after_loss_runs_reset_code_and_reports_the_nameerror():
+    report = smoke_report("restart_nameerror", ("play-restart-q",))
+    [f] = [f for f in report.findings if f.check == "smoke"]
+    assert f.key == "smoke/exception@34"
+    assert "NameError" in f.message and "right after pressing space" in f.message
+    assert f.details["scenario"] == "play-restart-q" and f.details["frame"] > 0
+
+
+def test_ignored_quit_key_is_caught_within_the_scenario_budget():
+    report = smoke_report("quit_ignored", ("play-restart-q",))
+    [f] = [f for f in report.findings if f.check == "smoke"]
+    assert f.key == "smoke/quit-ignored" and "pressing q" in f.message
+    assert report.scenarios["play-restart-q"]["wall_s"] < 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(expected()))
+def test_fixture_game_gets_exactly_its_expected_findings(name):
+    want = expected()[name]
+    report = smoke_report(name)
+    got = Counter(f.key if f.line is not None else f"{f.check}/{f.code}" for f in report.findings)
+    assert got == Counter(want["findings"]), [f.message for f in report.findings]
+    assert verdict(report.findings) == want["verdict"]
+    if "requirements" in want:
+        assert report.requirements_score == (want["requirements"], 8)
+
+
+def _run(result: dict | None, scenario: Scenario, **box) -> ScenarioRun:
+    sandbox = SandboxResult(tier="basic", exit_code=box.get("exit_code", 0), signal=box.get("signal"),
+                            timed_out=box.get("timed_out", False), wall_s=0.1, stdout="",
+                            stderr=box.get("stderr", ""), descendants_killed=0)
+    return ScenarioRun(scenario, result, sandbox, [], [])
+
+
+PLAY = Scenario("play", ({"at": 10, "press": "space"}, {"at": 50, "press": "q"}), expect="exit")
+IDLE = Scenario("idle", (), expect="running", max_frames=100)
+
+
+@pytest.mark.parametrize(("scenario", "result", "box", "code"), [
+    (PLAY, {"outcome": "exit", "frame": 30, "flips": 30}, {}, "early-exit"),
+    (IDLE, {"outcome": "exit", "frame": 30, "flips": 30}, {}, "early-exit"),
+    (PLAY, {"outcome": "exit", "frame": 0, "flips": 0}, {}, "no-frame"),
+    (PLAY, {"outcome": "stopped", "frame": 81, "flips": 81, "stop_reason": "quit-ignored"}, {}, "quit-ignored"),
+    (PLAY, {"outcome": "hang", "frame": 12, "flips": 12, "line": 7, "hang_s": 2}, {}, "hang"),
+    (PLAY, {"outcome": "exception", "frame": 3, "flips": 3,
+            "exception": {"type": "MemoryError", "message": "", "line": 4}}, {}, "resource-limit"),
+    (PLAY, None, {"signal": 25, "exit_code": None}, "resource-limit"),
+    (PLAY, None, {"timed_out": True, "exit_code": None}, "hang"),
+    (PLAY, None, {"signal": 11, "exit_code": None}, "crash"),
+])
+def test_each_failure_of_a_scenario_gets_its_own_code(scenario, result, box, code):
+    [f] = classify(_run(result, scenario, **box), SETTINGS)
+    assert (f.check, f.code) == ("smoke", code)
+
+
+@pytest.mark.parametrize(("scenario", "result"), [
+    (PLAY, {"outcome": "exit", "frame": 52, "flips": 52}),
+    (IDLE, {"outcome": "stopped", "frame": 100, "flips": 100, "stop_reason": "max-frames"}),
+])
+def test_a_scenario_that_ends_as_declared_has_no_finding(scenario, result):
+    assert classify(_run(result, scenario), SETTINGS) == []
+
+
+def test_same_failure_in_several_scenarios_is_one_finding_listing_them():
+    crash = {"outcome": "exception", "frame": 0, "flips": 0,
+             "exception": {"type": "TypeError", "message": "m", "line": 9}}
+    findings = [f for s in (PLAY, IDLE) for f in classify(_run(crash, s), SETTINGS)]
+    [merged] = merge_findings(findings)
+    assert merged.key == "smoke/exception@9" and merged.details["scenarios"] == ["play", "idle"]
+
+
+def test_prompt_declares_the_four_scenarios_with_restart_and_rapid_presses():
+    settings, scenarios = load_scenarios("flappy_bird")
+    play = next(s for s in scenarios if s.name == "play-restart-q")
+    assert play.frames_with_role("restart") == [300]
+    assert play.frames_with_role("rapid") == [320, 323, 326, 329, 332]
+    assert play.quit_frame(settings.quit_keys) == 345
+    assert {s.expect for s in scenarios} == {"exit", "running"}
+
+
+def test_sandbox_below_min_tier_is_refused_with_a_usage_error():
+    with pytest.raises(UsageError, match="min-sandbox"):
+        choose_tier("basic", "bwrap" if "bwrap" in available_tiers() else "landlock")
+    with pytest.raises(UsageError, match="unknown sandbox tier"):
+        choose_tier(None, "chroot")
