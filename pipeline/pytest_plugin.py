@@ -18,8 +18,19 @@ Every setting has one precedence, highest first (the pytest-timeout shape):
 `--gencheck-model tiny` means the tiny test model (built on first use into a cache folder).
 
 A gate test is marked `@pytest.mark.gencheck_gate` (optionally with marker kwargs) and asks
-for the `gencheck` fixture, whose `run(preset_or_chain, ...)` generates, validates and returns
-the configuration's samples and pass rate, reusing every sample already in the store.
+for the `gencheck` fixture:
+
+    @pytest.mark.gencheck_gate(seeds=8)
+    def test_fixed_order_passes_seven_of_eight(gencheck):
+        result = gencheck.run("unsloth-qwq")          # a preset name or a SamplerChain
+        assert result.passed >= 7, result.summary
+
+    @pytest.mark.gencheck_gate(seeds=8)
+    def test_fixed_order_beats_the_old_default(gencheck):
+        assert gencheck.compare("llama.cpp-legacy-default", "unsloth-qwq").significant()
+
+`run()` generates what the store lacks, validates, and returns the configuration's samples and
+pass rate (`ConfigResult`); every sample already in the store is reused.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pipeline.run import ConfigResult
+    from pipeline.stats import Alternative, Comparison
 
 MARKER = "gencheck_gate"
 DEFAULT_ENGINE = "embedded"
@@ -129,6 +141,11 @@ class GateRunner:
         self._tmp_dir = tmp_dir
 
     @property
+    def is_tiny(self) -> bool:
+        """True on the tiny test model, whose bigram babble is never a working program."""
+        return self.settings.model == TINY
+
+    @property
     def model_path(self) -> Path:
         from pipeline.run import resolve_model
 
@@ -151,6 +168,16 @@ class GateRunner:
             n_predict=n_predict,
             work_dir=self._tmp_dir,
         )
+
+    def compare(self, baseline: Any, candidate: Any, *, seeds: int | None = None,
+                alternative: Alternative = "greater", **options: Any) -> Comparison:
+        """Run both configurations; Fisher's exact test of "candidate passes more often"."""
+        from pipeline.stats import compare_pass_rates
+
+        a = self.run(baseline, seeds=seeds, **options)
+        b = self.run(candidate, seeds=seeds, **options)
+        return compare_pass_rates(a.name, a.passed, a.total, b.name, b.passed, b.total,
+                                  alternative=alternative)
 
 
 @pytest.fixture

@@ -25,7 +25,13 @@ from pipeline.outcomes import ConfigSummary, RunReport, SampleOutcome, build_rep
 from pipeline.progress import RunProgress
 from pipeline.samplers import SamplerChain
 from pipeline.store import SampleKey, Store, StoredSample, sha256_text, validation_key
-from pipeline.validation_pool import ValidationJob, ValidationPool, default_jobs, validators_version
+from pipeline.validation_pool import (
+    ValidationJob,
+    ValidationPool,
+    default_jobs,
+    smoke_parallel_for,
+    validators_version,
+)
 from prompts import DEFAULT_PROMPT, Prompt, load_prompt
 
 ENGINES = ("embedded", "replay")
@@ -226,7 +232,8 @@ class _Runner:
             self.progress.validated_sample()
             return
         job = ValidationJob(text=sample.text, source=f"sample {sample.id}", smoke=self.plan.smoke,
-                            screenshots_dir=str(self.artifacts / vkey[:20]) if self.plan.smoke else None)
+                            screenshots_dir=str(self.artifacts / vkey[:20]) if self.plan.smoke else None,
+                            prompt=self.plan.prompt.name, smoke_parallel=smoke_parallel_for(self.plan.jobs))
         self.pending[pool.submit(job)] = (name, sample, vkey, content)
 
     def collect(self, *, block: bool) -> None:

@@ -49,6 +49,8 @@ class ValidationJob:
     source: str
     smoke: bool
     screenshots_dir: str | None = None
+    prompt: str = "flappy_bird"
+    smoke_parallel: int | None = None  # scenarios at once inside one smoke run
 
 
 def default_jobs() -> int:
@@ -60,7 +62,7 @@ def validate_job(job: ValidationJob) -> dict[str, Any]:
     from pipeline.validate import validate_text
 
     started = time.perf_counter()
-    smoke_options = _smoke_options(job.screenshots_dir) if job.smoke else None
+    smoke_options = _smoke_options(job) if job.smoke else None
     result = validate_text(job.text, source=job.source, smoke=job.smoke, smoke_options=smoke_options)
     details = dict(result.details)
     details["screenshots"] = _screenshots(job.screenshots_dir)
@@ -74,15 +76,21 @@ def validate_job(job: ValidationJob) -> dict[str, Any]:
     }
 
 
-def _smoke_options(screenshots_dir: str | None) -> object | None:
-    if screenshots_dir is None:
-        return None
+def _smoke_options(job: ValidationJob) -> object | None:
     try:
         from validators.smoke import SmokeOptions
     except ImportError:
         return None  # validate_text records that no smoke run is available
-    Path(screenshots_dir).mkdir(parents=True, exist_ok=True)
-    return SmokeOptions(screenshots_dir=Path(screenshots_dir))
+    shots = None
+    if job.screenshots_dir is not None:
+        shots = Path(job.screenshots_dir)
+        shots.mkdir(parents=True, exist_ok=True)
+    return SmokeOptions(screenshots_dir=shots, prompt=job.prompt, parallel=job.smoke_parallel)
+
+
+def smoke_parallel_for(jobs: int) -> int:
+    """Scenarios per smoke run so that `jobs` workers together use about the cores there are."""
+    return max(1, default_jobs() // jobs)
 
 
 def _screenshots(screenshots_dir: str | None) -> list[str]:
