@@ -39,13 +39,13 @@ def is_light_blue(rgb: RGB) -> bool:
 
 def is_dark_brown(rgb: RGB) -> bool:
     h, lightness, s = _hls(rgb)
-    return (5 <= h <= 50) and lightness <= 0.5 and s >= 0.25
+    return (5 <= h <= 40) and lightness <= 0.5 and s >= 0.25
 
 
 def is_yellow(rgb: RGB) -> bool:
     """Yellow to gold and mustard (dark goldenrod counts: a model's "yellow land")."""
     h, lightness, s = _hls(rgb)
-    return 38 <= h <= 68 and s >= 0.45 and lightness >= 0.3
+    return 38 <= h <= 68 and s >= 0.35 and lightness >= 0.3
 
 
 def is_dark_green(rgb: RGB) -> bool:
@@ -61,14 +61,14 @@ def is_light_brown(rgb: RGB) -> bool:
 
 def is_dark_gray(rgb: RGB) -> bool:
     _, lightness, s = _hls(rgb)
-    return s <= 0.15 and 0.08 <= lightness <= 0.6
+    return s <= 0.15 and 0.08 <= lightness <= 0.7  # CSS "darkgray" (169, 169, 169) is 0.66
 
 
 def land_family(rgb: RGB) -> str | None:
-    if is_dark_brown(rgb):
-        return "dark brown"
     if is_yellow(rgb):
         return "yellow"
+    if is_dark_brown(rgb):
+        return "dark brown"
     return None
 
 

@@ -87,7 +87,8 @@ class SandboxResult:
             return "wall-clock"
         if self.signal == signal.SIGXCPU:
             return "cpu"
-        if self.signal == signal.SIGXFSZ:
+        # Python ignores SIGXFSZ, so for it the file-size limit is an EFBIG OSError
+        if self.signal == signal.SIGXFSZ or "[Errno 27] File too large" in self.stderr[-4000:]:
             return "output"
         if "MemoryError" in self.stderr[-4000:]:
             return "memory"

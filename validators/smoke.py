@@ -181,6 +181,10 @@ def classify(run: ScenarioRun, settings: SmokeSettings) -> list[Finding]:
         if exc["type"] == "MemoryError":
             return [finding("smoke/resource-limit", f"MemoryError (the memory limit) in scenario "
                             f"{sc.name!r} at frame {frame}", exc["line"], limit="memory", **where)]
+        if "[Errno 27]" in exc["message"]:
+            return [finding("smoke/resource-limit", f"the output size limit stopped a write in "
+                            f"scenario {sc.name!r} at frame {frame}", exc["line"], limit="output",
+                            **where)]
         when = "before the first frame" if flips == 0 else f"at frame {frame}"
         when += _recent_input(run.frames, frame)
         return [finding("smoke/exception", f"{exc['type']}: {exc['message']} {when} in "

@@ -1,0 +1,94 @@
+"""The sandbox's always-on guarantees, held at every tier this machine has (real processes)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+
+from validators.sandbox import TIER_CLAIMS, TIERS, Limits, Sandbox, available_tiers
+
+TIERS_HERE = available_tiers()
+
+
+def run_python(source: str, tier: str, **limits) -> tuple[Sandbox, object]:
+    box = Sandbox(tier=tier, limits=Limits(**{"wall_s": 10.0, **limits}))
+    box.write("prog.py", source)
+    return box, box.run([sys.executable, "-I", "prog.py"])
+
+
+def test_basic_tier_is_always_available_and_tiers_are_ordered():
+    assert TIERS_HERE[0] == "basic"
+    assert list(TIERS_HERE) == sorted(TIERS_HERE, key=TIERS.index)
+    assert TIER_CLAIMS["basic"] < TIER_CLAIMS["landlock"] < TIER_CLAIMS["bwrap"]
+
+
+@pytest.mark.parametrize("tier", TIERS_HERE)
+def test_child_runs_in_a_fresh_dir_with_a_scrubbed_environment_and_no_stdin(tier, monkeypatch):
+    monkeypatch.setenv("GENCHECK_TEST_SECRET", "hunter2")
+    box, result = run_python(
+        "import os, sys\n"
+        "print(os.getcwd() == os.environ['HOME'], sorted(os.listdir('.')))\n"
+        "print('secret' if 'hunter2' in repr(dict(os.environ)) else 'clean')\n"
+        "print(repr(sys.stdin.read()))\n"
+        "print(os.getsid(0) != os.getsid(os.getppid()) or os.getpgid(0) != os.getpgid(os.getppid()))\n",
+        tier)
+    try:
+        assert result.tier == tier and result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0] == "True ['prog.py', 'tmp']"
+        assert lines[1:4] == ["clean", "''", "True"]
+    finally:
+        box.close()
+    assert not box.root.exists()
+
+
+@pytest.mark.parametrize("tier", TIERS_HERE)
+def test_wall_clock_limit_kills_a_busy_loop_in_seconds(tier):
+    started = time.monotonic()
+    box, result = run_python("while True:\n    pass\n", tier, wall_s=1.0)
+    box.close()
+    assert result.timed_out and result.limit_hit == "wall-clock"
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("tier", TIERS_HERE)
+def test_output_is_capped_by_the_file_size_limit(tier):
+    box, result = run_python("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
+                             tier, output_bytes=1 << 20)
+    size = sum(p.stat().st_size for p in box.control.glob("*.stdout"))
+    box.close()
+    assert result.limit_hit == "output"
+    assert size <= 1 << 20
+
+
+@pytest.mark.parametrize("tier", TIERS_HERE)
+def test_memory_limit_turns_a_huge_allocation_into_memoryerror(tier):
+    box, result = run_python("b = bytearray(2 << 30)\n", tier, memory_bytes=512 << 20)
+    box.close()
+    assert result.exit_code != 0 and result.limit_hit == "memory"
+
+
+@pytest.mark.parametrize("tier", TIERS_HERE)
+def test_grandchild_holding_stdout_neither_blocks_the_run_nor_survives_it(tier):
+    box, result = run_python(
+        "import subprocess\nsubprocess.Popen(['sleep', '30'])\nprint('started', flush=True)\n", tier)
+    survivors = _processes_under(str(box.root))
+    box.close()
+    assert result.exit_code == 0 and "started" in result.stdout
+    assert result.wall_s < 5
+    assert survivors == []
+
+
+def _processes_under(root: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/cwd").startswith(root):
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
