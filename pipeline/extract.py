@@ -60,6 +60,12 @@ class Extraction:
     findings: list[Finding] = field(default_factory=list)
 
 
+def prompt_opens_think(prompt: str | None) -> bool:
+    """Did the prompt itself open the reasoning (QwQ's `...assistant\n<think>\n`)? Then the
+    generated text starts inside `<think>` without the tag."""
+    return bool(prompt) and prompt.rfind(THINK_OPEN) > prompt.rfind(THINK_CLOSE)
+
+
 def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 

@@ -8,6 +8,7 @@ compile (gate) -> lint -> names -> smoke run (when requested and available).
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,9 @@ from types import ModuleType
 from typing import Any
 
 from pipeline.errors import UsageError
-from pipeline.extract import extract_program, normalise_newlines
+from pipeline.extract import THINK_OPEN, extract_program, normalise_newlines, prompt_opens_think
 from pipeline.findings import Finding, Severity, verdict
+from pipeline.transcript import sidecar_path
 from validators import GATING_CHECK, STATIC_VALIDATORS
 from validators.transcript import check_transcript
 
@@ -58,11 +60,20 @@ def validate_text(
     is_code: bool = False,
     smoke: bool = True,
     smoke_options: object | None = None,
+    starts_in_think: bool = False,
 ) -> SampleResult:
-    """Validate a transcript (or, with is_code, a bare program)."""
+    """Validate a transcript (or, with is_code, a bare program).
+
+    `starts_in_think`: the prompt opened `<think>` (see extract.prompt_opens_think), so the
+    text is read as if it began with the tag; without it, a transcript that never closes its
+    reasoning would have its last draft taken for the answer.
+    """
     timings: dict[str, float] = {}
     details: dict[str, Any] = {"is_code": is_code, "timings_ms": timings}
     findings: list[Finding] = []
+    if starts_in_think and not is_code:
+        text = THINK_OPEN + text  # no newline: transcript line numbers stay as they are
+        details["starts_in_think"] = True
 
     if is_code:
         code: str | None = normalise_newlines(text)
@@ -125,7 +136,19 @@ def validate_path(path: Path, **kw: Any) -> SampleResult:
         raise UsageError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     text = data.decode("utf-8", errors="replace")
     kw.setdefault("is_code", path.suffix.lower() == ".py")
+    kw.setdefault("starts_in_think", prompt_opens_think(_sidecar_prompt(path)))
     return validate_text(text, source=str(path), **kw)
+
+
+def _sidecar_prompt(path: Path) -> str | None:
+    """The prompt a generated transcript's `.json` sidecar records, if there is a readable one."""
+    sidecar = sidecar_path(path)
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    prompt = meta.get("prompt") if isinstance(meta, dict) else None
+    return prompt if isinstance(prompt, str) else None
 
 
 def _result(source: str, findings: list[Finding], code: str | None, details: dict) -> SampleResult:

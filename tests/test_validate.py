@@ -81,3 +81,24 @@ def test_undecodable_bytes_become_findings_not_errors(tmp_path: Path) -> None:
     path = tmp_path / "bin.txt"
     path.write_bytes(b"\xff\xfe\x00garbage```python\n\xff\n```")
     assert validate_path(path, smoke=False).verdict == "fail"
+
+
+def test_a_transcript_whose_prompt_opened_think_has_no_answer_until_it_closes() -> None:
+    text = "Draft:\n```python\n" + GOOD + "```\nstill thinking"
+    assert validate_text(text, smoke=False).verdict == "pass"  # taken as the answer
+    result = validate_text(text, smoke=False, starts_in_think=True)
+    assert [f.key for f in result.findings] == [
+        "transcript/unclosed-think@1",
+        "extract/no-code-block",
+    ]
+
+
+def test_validate_path_reads_from_the_sidecar_that_the_prompt_opened_think(tmp_path: Path) -> None:
+    path = tmp_path / "sample.txt"
+    path.write_text("Draft:\n```python\n" + GOOD + "```\nstill thinking")
+    path.with_name("sample.txt.json").write_text(
+        json.dumps({"prompt": "<|im_start|>assistant\n<think>\n"})
+    )
+    assert validate_path(path, smoke=False).verdict == "fail"
+    path.with_name("sample.txt.json").write_text("not json")
+    assert validate_path(path, smoke=False).verdict == "pass"
