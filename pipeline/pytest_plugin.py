@@ -79,6 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}(model=None, engine=None, seeds=None, store=None): a gencheck regression "
         "gate test; skips without --gencheck-model",
     )
+    # A bad flag or ini value is the user's mistake: one line before any test runs.
+    gate_settings(config, None)
 
 
 @dataclass(frozen=True)
