@@ -197,7 +197,10 @@ def confine_and_exec(plan: dict) -> None:
         os.setpgid(0, 0)  # its own group, so the sweep can kill the group without killing us
         os.chdir(plan["cwd"])
         for name, value in plan["rlimits"].items():
-            resource.setrlimit(RLIMITS[name], (value, value))
+            # CPU: a soft limit below the hard one, so the kernel sends SIGXCPU (reported as the
+            # CPU limit) rather than a bare SIGKILL
+            hard = value + 1 if name == "cpu" else value
+            resource.setrlimit(RLIMITS[name], (value, hard))
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if plan.get("seccomp"):
             import pyseccomp  # noqa: F401 - load it while site-packages is still readable

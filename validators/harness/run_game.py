@@ -67,6 +67,7 @@ class Run:
         self.started_inputs = False
         self.lock = threading.Lock()
         self.finished = False
+        self.pid = os.getpid()  # a process the game forks must not write this scenario's result
 
     # Frame boundaries ------------------------------------------------------------------
     def sync_inputs(self) -> None:
@@ -104,6 +105,8 @@ class Run:
             self.stop("max-frames")
         if self.quit_frame is not None and self.frame > self.quit_frame + self.exit_within:
             self.stop("quit-ignored")
+        if getattr(self.driver, "finished", None):  # a driver that plays (autopilot) is done
+            self.stop(str(self.driver.finished))
         self.started_inputs = True
         self._apply(self.frame, ops)
 
@@ -236,7 +239,7 @@ class Run:
 
     def finish(self, outcome: dict[str, Any]) -> None:
         with self.lock:
-            if self.finished:
+            if self.finished or os.getpid() != self.pid:
                 return
             self.finished = True
         if self.last_frame is not None:
@@ -272,7 +275,8 @@ class Run:
 
 def play(job: dict[str, Any]) -> None:
     """Play one scenario in this process, write its result, and end the process."""
-    random.seed(job.get("seed", 0))
+    # each scenario its own seed, so the runs of one game sample its random choices
+    random.seed(int(job.get("seed", 0)) + int(job["scenario"].get("seed_offset", 0)))
     run = Run(job)
     run.install()
     threading.Thread(target=run.watchdog, daemon=True).start()
