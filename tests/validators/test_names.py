@@ -361,6 +361,56 @@ CLEAN = {
         counts["a"] = 0
         counts["a"] += 1
         """,
+    "method_default_reads_class_scope": """
+        class A:
+            SIZE = 3
+
+            def f(self, x=SIZE):
+                return x
+        """,
+    "enclosing_local_bound_after_the_nested_def": """
+        def f():
+            def g():
+                return y
+
+            y = 1
+            return g
+        """,
+    "global_bound_by_a_for_target": """
+        def f():
+            global best
+            for best in range(3):
+                pass
+            print(best)
+        """,
+    "global_bound_in_another_function_read_in_a_method": """
+        class Game:
+            def run(self):
+                global screen
+                screen.fill(0)
+
+        def main():
+            global screen
+            screen = 1
+        """,
+    "augmented_in_a_loop_with_a_binding_in_another_branch": """
+        def f():
+            for i in range(3):
+                if i:
+                    total += i
+                else:
+                    total = 0
+            return total
+        """,
+    "type_checking_import_in_string_hint": """
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from os import PathLike
+
+        def f(p: "PathLike"):
+            return p
+        """,
     "global_in_nested_function_with_module_binding": """
         score = 0
 
