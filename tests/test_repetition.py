@@ -67,6 +67,21 @@ def test_healthy_answers_never_trip(path: Path) -> None:
     assert stream(text, 1, check_every=1) is None
 
 
+HALF_THRESHOLDS = {
+    "min_span_chars": 128,
+    "small_repeats": 4,
+    "large_repeats": 2,
+    "diversity_lines": 30,
+    "check_every": 1,
+}
+
+
+@pytest.mark.parametrize("path", HEALTHY, ids=lambda p: p.name)
+def test_healthy_answers_stay_clear_even_at_half_the_thresholds(path: Path) -> None:
+    # The margin the defaults keep: halving every threshold still trips nothing healthy.
+    assert stream(path.read_text(encoding="utf-8"), 3, **HALF_THRESHOLDS) is None
+
+
 def test_repeated_code_lines_a_healthy_program_has_do_not_trip() -> None:
     program = (
         "def draw():\n"
