@@ -74,7 +74,10 @@ class LlamaArgs:
 
 def process_escapes(text: str, flag: str) -> str:
     """llama.cpp's string_process_escapes: \\n \\r \\t \\' \\" \\\\ and \\xNN; others kept."""
-    data, out, i = text.encode("utf-8"), bytearray(), 0
+    try:
+        data, out, i = text.encode("utf-8"), bytearray(), 0
+    except UnicodeEncodeError:
+        raise UsageError(f"{flag}: the text is not valid UTF-8") from None
     simple = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("'"): b"'", ord('"'): b'"',
               ord("\\"): b"\\"}
     while i < len(data):
@@ -308,8 +311,8 @@ def parse_llama_args(argv: Sequence[str], *, base: SamplerChain | None = None) -
         arg = argv[i]
         if not isinstance(arg, str):
             raise UsageError(f"argument {arg!r} is not text")
-        name, has_inline, inline = _normalise(arg).partition("=") if arg.startswith("--") \
-            else (arg, "", "")
+        # only the name is normalised: a value after "=" keeps its underscores
+        name, has_inline, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         name = _normalise(name)
         if name in PARAM_FLAGS or name in VALUE_FLAGS:
             if has_inline:

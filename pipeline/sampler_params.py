@@ -8,7 +8,7 @@ common/common.h in the llama.cpp that llama-cpp-python 0.3.36 vendors.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -95,7 +95,10 @@ def check_value(name: str, value: Any) -> int | float:
         if not -INT32_MAX - 1 <= value <= INT32_MAX:
             raise UsageError(f"{spelled}: {value} does not fit llama.cpp's 32-bit integer")
     else:
-        value = float(value) + 0.0  # + 0.0 turns -0.0 into 0.0, so equal chains give equal JSON
+        try:
+            value = float(value) + 0.0  # + 0.0 turns -0.0 into 0.0: equal chains, equal JSON
+        except OverflowError:
+            raise UsageError(f"{spelled}: {value} is too large") from None
         if not math.isfinite(value):
             raise UsageError(f"{spelled}: {value} is not a finite number")
     if not spec.ok(value):
@@ -103,13 +106,14 @@ def check_value(name: str, value: Any) -> int | float:
     return value
 
 
-def check_breakers(breakers: Iterable[Any]) -> tuple[str, ...]:
-    if isinstance(breakers, str):
-        raise UsageError("dry sequence breakers: expected a list of strings, got one string")
+def check_breakers(breakers: Any) -> tuple[str, ...]:
+    if not isinstance(breakers, list | tuple):
+        raise UsageError(f"dry sequence breakers: expected a list of strings, got {breakers!r}")
     result = tuple(breakers)
     for breaker in result:
-        if not isinstance(breaker, str) or breaker == "" or "\0" in breaker:
-            raise UsageError(f"--dry-sequence-breaker: {breaker!r} is not a non-empty string "
+        if not isinstance(breaker, str) or breaker == "" or "\0" in breaker \
+                or not _is_utf8(breaker):
+            raise UsageError(f"--dry-sequence-breaker: {breaker!r} is not non-empty UTF-8 text "
                              f"without NUL characters")
     return result
 
@@ -157,3 +161,11 @@ class SamplerParams:
         default = SamplerParams()
         return {f.name: getattr(self, f.name) for f in fields(self)
                 if getattr(self, f.name) != getattr(default, f.name)}
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. undecodable bytes from argv
+        return False
+    return True

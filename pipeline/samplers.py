@@ -332,10 +332,11 @@ def _check_bias(entry: Any) -> tuple[int, float]:
     token, bias = entry
     if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token <= INT32_MAX:
         raise UsageError(f"logit bias: token {token!r} is not a token id")
-    if isinstance(bias, bool) or not isinstance(bias, int | float) or math.isnan(bias) \
-            or bias == math.inf:
+    if isinstance(bias, int) and not isinstance(bias, bool) and abs(bias) < 2**53:
+        bias = float(bias)
+    if not isinstance(bias, float) or math.isnan(bias) or bias == math.inf:
         raise UsageError(f"logit bias: bias {bias!r} for token {token} must be a number or -inf")
-    return token, float(bias) + 0.0
+    return token, bias + 0.0
 
 
 # Presets and GGUF defaults live in pipeline/sampler_presets.py, which imports this module; they
