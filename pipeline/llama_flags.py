@@ -59,6 +59,8 @@ class LlamaArgs:
     user_set: frozenset[str] = frozenset()
     notes: list[str] = field(default_factory=list)
     preset: str | None = None
+    # True when any flag touched sampling (user_set misses --sampling-seq, -l and --legacy)
+    any_sampling_flag: bool = False
 
     def prompt_text(self) -> str | None:
         """The prompt llama.cpp would use: -p, or -f's file less one trailing newline, unescaped."""
@@ -134,6 +136,7 @@ VALUE_FLAGS: dict[str, str] = {  # flag -> what it sets (handled in _Parser.appl
     "-t": "threads", "--threads": "threads", "--override-kv": "override-kv", "--prio": "prio",
     "--preset": "preset",
 }
+SAMPLING_KEYS = frozenset({"samplers", "sampling-seq", "seed", "breaker", "logit-bias", "preset"})
 SWITCHES: dict[str, str] = {
     "-e": "escape", "--escape": "escape", "--no-escape": "no-escape",
     "--legacy": "legacy", "--legacy-penalties": "legacy",
@@ -159,8 +162,10 @@ class _Parser:
         self.notes: list[str] = []
         self.escape = True
         self.preset: str | None = None
+        self.any_sampling = False
 
     def apply(self, flag: str, key: str, value: str) -> None:
+        self.any_sampling |= key in PARAM_SPECS or key in SAMPLING_KEYS
         if key in PARAM_SPECS:
             number = _int(flag, value) if PARAM_SPECS[key].kind is int else _float(flag, value)
             if key == "temp" and number < 0:
@@ -225,7 +230,7 @@ class _Parser:
         if key in ("escape", "no-escape"):
             self.escape = key == "escape"
         elif key == "legacy":
-            self.legacy = True
+            self.legacy = self.any_sampling = True
 
     def result(self) -> LlamaArgs:
         base = self.base  # a --preset is the base whatever its position: flags win over it
@@ -252,7 +257,7 @@ class _Parser:
         return LlamaArgs(chain=chain, model=run.pop("model", None), prompt=prompt,
                          prompt_file=run.pop("file", None), escape=self.escape,
                          user_set=frozenset(self.user_set), notes=self.notes, preset=self.preset,
-                         **run)
+                         any_sampling_flag=self.any_sampling, **run)
 
 
 def _at_least(flag: str, number: int, low: int, meaning: str) -> int:

@@ -70,6 +70,13 @@ def test_only_samplers_counts_as_setting_the_order_as_in_llama_cpp() -> None:
     assert "order" not in parse("--sampling-seq k").user_set
 
 
+@pytest.mark.parametrize("command", ["--sampling-seq k", "-l 1+1", "--legacy", "--typical 0.9",
+                                     "--preset unsloth-qwq", "--seed 1"])
+def test_any_sampling_flag_says_whether_sampling_was_touched(command: str) -> None:
+    assert parse(command).any_sampling_flag
+    assert not parse("-m x.gguf -c 16 -t 1 -no-cnv").any_sampling_flag
+
+
 def test_dry_breakers_clear_the_defaults_once_and_are_unescaped() -> None:
     args = parse(r"--dry-sequence-breaker '\n' --dry-sequence-breaker '}'")
     assert args.chain.params.dry_sequence_breakers == ("\n", "}")
