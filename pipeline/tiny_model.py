@@ -16,7 +16,7 @@ import hashlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -36,8 +36,8 @@ from pipeline.tiny_vocab import (
 )
 
 # Bump when the construction changes: it is part of the cache key of ensure_tiny_model().
-BUILDER_VERSION = 1
-DEFAULT_MERGES = 96
+BUILDER_VERSION = 2
+DEFAULT_MERGES = 300
 HEAD_DIM = 64
 FEED_FORWARD = 64
 CONTEXT_LENGTH = 32768
@@ -47,6 +47,9 @@ ROPE_FREQ_BASE = 1_000_000.0
 # unseen continuations keep a small non-zero probability (no -inf logits).
 SMOOTHING = 0.5
 MODEL_NAME = "gencheck tiny bigram"
+NEVER_NEXT_PROBABILITY = 1e-12
+# Tokens the chain should (almost) never produce: they open turns or pad, never continue one.
+NEVER_GENERATED = ("<|im_start|>", "<|endoftext|>", PAD_TOKEN)
 
 # ChatML like QwQ's: earlier assistant turns lose their reasoning (`split('</think>')[-1]`),
 # and the generation prompt opens the assistant turn. The `<think>` variant is what some QwQ
@@ -110,13 +113,23 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def bigram_log_probs(token_ids: list[int], n_vocab: int) -> np.ndarray:
-    """Matrix [current, next] of smoothed log P(next | current) over a token sequence."""
+def bigram_log_probs(token_ids: list[int], n_vocab: int,
+                     never_next: Sequence[int] = ()) -> np.ndarray:
+    """Matrix [current, next] of smoothed log P(next | current) over a token sequence.
+
+    Tokens in `never_next` (a turn opener, padding) keep only a vanishing probability as a
+    continuation: the corpus holds them between turns, but a model that opens a new turn in
+    the middle of its answer is not what the chain should imitate.
+    """
     ids = np.asarray(token_ids, dtype=np.int64)
     counts = np.zeros((n_vocab, n_vocab), dtype=np.float64)
     np.add.at(counts, (ids[:-1], ids[1:]), 1.0)
     unigram = np.bincount(ids, minlength=n_vocab).astype(np.float64) + 0.1
+    banned = np.asarray(list(never_next), dtype=np.int64)
+    counts[:, banned] = 0.0
+    unigram[banned] = 0.0
     unigram /= unigram.sum()
+    unigram[banned] = NEVER_NEXT_PROBABILITY
     probs = (counts + SMOOTHING * unigram) / (counts.sum(axis=1, keepdims=True) + SMOOTHING)
     return np.log(probs)
 
@@ -264,7 +277,8 @@ def make_tiny_model(out: Path, *, corpus: str | None = None, merges: int = DEFAU
         ids = tokenize_with_llama_cpp(temp, text)
         if len(ids) < 2:
             raise UsageError("the corpus is too short to count bigrams")
-        n_embd = _write_gguf(temp, vocab, bigram_log_probs(ids, vocab.size),
+        never = [vocab.id_of(token) for token in NEVER_GENERATED]
+        n_embd = _write_gguf(temp, vocab, bigram_log_probs(ids, vocab.size, never),
                              template=template, sampling=dict(sampling or {}),
                              pad_token=pad_token)
         temp.chmod(0o644)  # mkstemp makes it private; a model file is an ordinary file

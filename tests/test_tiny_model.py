@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pipeline.cli import main as gencheck
 from pipeline.tiny_model import (
+    NEVER_GENERATED,
     bigram_log_probs,
     bundled_corpus,
     ensure_tiny_model,
@@ -87,6 +88,20 @@ def test_bigram_rows_are_probability_distributions():
     # 1 -> 2 and 1 -> 0 were each seen once (0 and 2 equally often overall), 1 -> 3 never.
     assert log_probs[1, 2] == pytest.approx(log_probs[1, 0])
     assert log_probs[1, 3] < log_probs[1, 2] - 2
+    # A token never to continue with keeps a vanishing, finite probability.
+    banned = bigram_log_probs([0, 1, 2, 1, 0, 2], 4, never_next=[2])
+    assert np.allclose(np.exp(banned).sum(axis=1), 1.0)
+    assert np.all(banned[:, 2] < -20) and np.all(np.isfinite(banned))
+
+
+def test_generation_never_opens_a_new_turn(loaded):
+    im_start = loaded.tokenize(b"<|im_start|>", add_bos=False, special=True)[0]
+    ids = loaded.tokenize(b"<|im_end|>\n", add_bos=False, special=True)
+    loaded.reset()
+    loaded.eval(ids)
+    raw = llama_cpp.llama_get_logits_ith(loaded.ctx, -1)
+    logits = np.ctypeslib.as_array(raw, shape=(loaded.n_vocab(),))
+    assert logits[im_start] < -20  # in the corpus "\n" is followed by <|im_start|> between turns
 
 
 def test_llama_cpp_reads_qwq_tokens_eos_and_a_distinct_pad(loaded):
@@ -101,9 +116,14 @@ def test_llama_cpp_reads_qwq_tokens_eos_and_a_distinct_pad(loaded):
         assert len(loaded.tokenize(special.encode(), add_bos=False, special=True)) == 1
 
 
-def test_logits_are_the_bigram_log_probs_of_the_corpus(loaded, tiny_model):
+def expected_log_probs(loaded, tiny_model: Path) -> np.ndarray:
+    never = [loaded.tokenize(t.encode(), add_bos=False, special=True)[0] for t in NEVER_GENERATED]
     ids = tokenize_with_llama_cpp(tiny_model, bundled_corpus())
-    expected = bigram_log_probs(ids, loaded.n_vocab())
+    return bigram_log_probs(ids, loaded.n_vocab(), never)
+
+
+def test_logits_are_the_bigram_log_probs_of_the_corpus(loaded, tiny_model):
+    expected = expected_log_probs(loaded, tiny_model)
     token = loaded.tokenize(b"pygame", add_bos=False)[-1]
     loaded.reset()
     loaded.eval([token])
@@ -163,8 +183,7 @@ def test_make_test_model_cli_writes_a_model_from_a_custom_corpus(tmp_path, capsy
 
 
 def test_greedy_generation_follows_the_most_likely_bigram_chain(loaded, tiny_model):
-    expected = bigram_log_probs(tokenize_with_llama_cpp(tiny_model, bundled_corpus()),
-                                loaded.n_vocab())
+    expected = expected_log_probs(loaded, tiny_model)
     prompt = loaded.tokenize(b"import", add_bos=False)
     chain, token = [], prompt[-1]
     for _ in range(40):

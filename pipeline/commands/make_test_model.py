@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a text file, or a folder whose *.txt files are joined "
                         "(default: the bundled corpus)")
     parser.add_argument("--merges", type=int, default=None, metavar="N",
-                        help="BPE merges to learn from the corpus (default 96; more merges give "
+                        help="BPE merges to learn from the corpus (default 300; more merges give "
                         "longer tokens, so the bigram chain sees more context)")
     parser.add_argument("--template-adds-think", action="store_true",
                         help="write a chat template whose generation prompt already opens "
