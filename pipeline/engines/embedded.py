@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -82,6 +82,40 @@ def kv_override_array(overrides: Mapping[str, bool | int | float | str]) -> ctyp
     return array
 
 
+def _meta_string(read: Callable[[ctypes.Array, int], int]) -> str:
+    buffer = ctypes.create_string_buffer(256)
+    size = read(buffer, len(buffer))
+    if size >= len(buffer):
+        buffer = ctypes.create_string_buffer(size + 1)
+        size = read(buffer, len(buffer))
+    return buffer.value.decode("utf-8", "replace") if size >= 0 else ""
+
+
+def _model_metadata(model: object) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for index in range(lib.llama_model_meta_count(model)):
+        key = _meta_string(lambda buf, n, i=index: lib.llama_model_meta_key_by_index(model, i, buf, n))
+        result[key] = _meta_string(lambda buf, n, i=index: lib.llama_model_meta_val_str_by_index(model, i, buf, n))
+    return result
+
+
+def read_gguf_metadata(model_path: str | os.PathLike[str]) -> dict[str, str]:
+    """A GGUF's metadata as llama.cpp reads it, loading only the vocabulary (fast, no weights)."""
+    path = Path(model_path)
+    if not path.is_file():
+        raise EngineError(f"model file {path} does not exist")
+    _init_backend()
+    params = lib.llama_model_default_params()
+    params.vocab_only = True
+    model = lib.llama_model_load_from_file(str(path).encode("utf-8"), params)
+    if not model:
+        raise EngineError(f"llama.cpp could not read {path} (not a GGUF it supports?)")
+    try:
+        return _model_metadata(model)
+    finally:
+        lib.llama_model_free(model)
+
+
 class EmbeddedEngine:
     """A GGUF model loaded once; `stream()` runs one request on a cleared context.
 
@@ -101,12 +135,12 @@ class EmbeddedEngine:
         n_batch: int = DEFAULT_N_BATCH,
         n_ubatch: int = DEFAULT_N_UBATCH,
     ) -> None:
+        self._model = None
+        self._ctx = None
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise EngineError(f"model file {self.model_path} does not exist")
         _init_backend()
-        self._model = None
-        self._ctx = None
         mparams = lib.llama_model_default_params()
         if n_gpu_layers is not None:
             mparams.n_gpu_layers = n_gpu_layers
@@ -182,6 +216,10 @@ class EmbeddedEngine:
             cached = buffer.raw[:size]
             self._pieces[token] = cached
         return cached
+
+    def metadata(self) -> dict[str, str]:
+        """The GGUF key/value pairs as llama.cpp reads them (values in their text form)."""
+        return _model_metadata(self._model)
 
     def is_end_of_generation(self, token: int) -> bool:
         return bool(lib.llama_vocab_is_eog(self._vocab, token))

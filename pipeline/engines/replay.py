@@ -2,7 +2,7 @@
 
 It lets the loop guard and everything after generation run offline on real recorded output
 (a llama-cli `.txt`, a gencheck transcript). Without the model's tokenizer the stream is cut
-into token-like pieces (a run of letters or digits, a run of spaces, or one other character),
+into token-like pieces (up to 8 letters or digits, up to 8 spaces, or one other character),
 which is close to how BPE pre-tokenizers split code; a caller that has the real tokenizer can
 pass its own `split`.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 from pipeline.engines.base import FINISH_EOS, FINISH_LENGTH, GenerationRequest, Piece
 from pipeline.transcript import Transcript
 
-_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_]+|[ \t]+|\n|[^A-Za-z0-9_ \t\n]", re.ASCII)
+# BPE vocabularies hold words and runs of whitespace up to some length, so runs are capped.
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_]{1,8}|[ \t]{1,8}|\n|[^A-Za-z0-9_ \t\n]", re.ASCII)
 
 
 def split_token_like(text: str) -> list[str]:
