@@ -76,6 +76,7 @@ CATALOGUE: tuple[Code, ...] = (
     # names
     Code("names", "undefined-name", E, "a name is read at run time and no binding can reach it (NameError)"),
     Code("names", "unbound-local", E, "a function's local name is only ever bound by `x += ...`, which reads it first (UnboundLocalError)"),
+    Code("names", "used-before-binding", E, "a module-level statement runs code that reads a name bound only later in the module (NameError)"),
     Code("names", "star-import", W, "names may come from a star import; they are treated as bound"),
     Code("names", "dynamic-scope", W, "globals()/exec/vars may bind names the analysis cannot see; unbound names are not errors"),
     Code("names", "parse-failed", W, "libcst could not parse the program, so names were not checked"),
@@ -96,6 +97,16 @@ CATALOGUE: tuple[Code, ...] = (
     Code("requirements", "pipes", W, "no pipes with a gap in dark green, light brown or dark gray, or their spacing is never random"),
     Code("requirements", "best-score", W, "no best score shown after a loss"),
     Code("requirements", "quit-restart", E, "q or Esc does not quit, or SPACE does not restart after a loss"),
+    # play: the autopilot flies the bird through pipes; what a play-tester would report (issue 7)
+    Code("smoke", "autopilot", W, "the autopilot passed no pipe, and the game is not shown to be at fault (no pipes drawn, no bird found, or it could not fly it)"),
+    Code("requirements", "pipes-impossible", E, "no pipe can be passed: every gap is smaller than the bird, or pipes overlap with no gap left"),
+    Code("requirements", "pipes-unfair", W, "some pipe openings are too narrow for the bird (small gap or overlapping pairs), though others can be passed"),
+    Code("requirements", "score-never-counts", E, "the bird flew through pipes and no number in the score text went up"),
+    Code("requirements", "score-uncalled", W, "a function with 'score' in its name is defined but never called"),
+    Code("requirements", "text-off-screen", W, "a rendered text runs past an edge of the window (text, edge, pixels out)"),
+    Code("requirements", "flicker", W, "a region's colour (background, land, pipe, bird) changes frame after frame while its shape stays"),
+    Code("requirements", "not-random", W, "what the prompt calls random is the same in every seeded run (or the background never changes on restart)"),
+    Code("requirements", "first-background", W, "a seeded run's first frame does not start with a light blue background"),
 )
 
 _BY_KEY = {c.key: c for c in CATALOGUE}

@@ -46,6 +46,7 @@ def test_the_manifest_covers_every_failure_class_of_the_issue() -> None:
         "names/undefined-name",
         "names/unbound-local",
         "names/star-import",
+        "names/used-before-binding",
     } <= keys
     healthy = [e for name, e in EXPECTED.items() if "healthy" in name]
     assert len(healthy) >= 4 and all(e["verdict"] == "pass" and not e["findings"] for e in healthy)

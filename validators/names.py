@@ -38,6 +38,7 @@ from libcst.metadata import (
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
+from validators.names_order import check_binding_order
 
 # Names a module has at run time without binding them (beyond what `builtins` holds, which
 # libcst already knows): what the import system sets on every module, and `__class__`,
@@ -142,6 +143,14 @@ class NameAnalysis:
             if (key, name, line) not in seen:
                 seen.add((key, name, line))
                 errors.append(finding(key, message, line, name=name))
+        # Reads that resolve to a binding, but one made too late: ast-based, see names_order.
+        flagged = {(f.details.get("name"), f.line) for f in errors}
+        if not masked:
+            errors += [
+                f
+                for f in check_binding_order(self.wrapper.module.code)
+                if (f.details.get("name"), f.line) not in flagged
+            ]
         return sorted(errors, key=lambda f: (f.line or 0, f.message)) + self._warnings(masked)
 
     def _reads(self) -> Iterable[tuple[cst.Name, Scope, Collection[BaseAssignment]]]:
