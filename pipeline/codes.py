@@ -32,7 +32,7 @@ CATALOGUE: tuple[Code, ...] = (
     # transcript: the generated text as a whole
     Code("transcript", "unclosed-think", E, "the <think> section was opened and never closed, so there is no answer"),
     Code("transcript", "cut-in-fence", E, "the text ends inside a code fence: generation hit its length limit mid-program"),
-    Code("transcript", "repetition-loop", E, "the text is dominated by repetition: the model looped"),
+    Code("transcript", "repetition-loop", E, "the text ends in a loop it never leaves (a repeated line, paragraph or phrase, endless whitespace)"),
     # extract: finding the final program
     Code("extract", "no-code-block", E, "the answer holds no fenced Python block"),
     Code("extract", "unclosed-fence", E, "the final code fence is never closed"),
