@@ -269,9 +269,12 @@ def _read_frames(path: Path) -> list[dict[str, Any]]:
         with open(path, encoding="utf-8") as fh:
             for line in fh:
                 try:
-                    frames.append(json.loads(line))
+                    entry = json.loads(line)
                 except ValueError:
                     break  # a record cut short by the output limit ends at its last full line
+                if entry.pop("same", 0) and frames:  # drew exactly what the frame before drew
+                    entry["ops"] = frames[-1]["ops"]
+                frames.append(entry)
     except OSError:
         pass
     return frames
