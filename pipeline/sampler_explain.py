@@ -83,9 +83,33 @@ def stage_active(stage: str, p: SamplerParams) -> bool:
     return off_reason(stage, p) is None
 
 
+def planned_off_reason(step: PlannedSampler) -> str | None:
+    """Why a planned sampler is one llama.cpp builds empty (it prints it with a `?`), or None."""
+    a = step.kwargs
+    init = step.init.removeprefix("llama_sampler_init_")
+    if init == "temp":  # mirostat's plain temperature ignores dynamic temperature
+        return "temperature 1" if a["temp"] == 1.0 else None
+    if init == "logit_bias":
+        return None if a["biases"] else "no biases"
+    if step.stage not in STAGE_PARAMS or step.stage == "adaptive_p":
+        return None
+    p = SamplerParams()
+    changes = {"penalties": {"penalty_last_n": a.get("penalty_last_n"),
+                             "penalty_repeat": a.get("penalty_repeat"),
+                             "penalty_freq": a.get("penalty_freq"),
+                             "penalty_present": a.get("penalty_present")},
+               "dry": {"dry_multiplier": a.get("multiplier"), "dry_penalty_last_n": a.get("penalty_last_n")},
+               "top_n_sigma": {"top_n_sigma": a.get("n")}, "top_k": {"top_k": a.get("k")},
+               "typ_p": {"typ_p": a.get("p")}, "top_p": {"top_p": a.get("p")},
+               "min_p": {"min_p": a.get("p")},
+               "xtc": {"xtc_probability": a.get("p"), "xtc_threshold": a.get("t")},
+               "temperature": {"temp": a.get("temp"), "dynatemp_range": a.get("delta")}}[step.stage]
+    return off_reason(step.stage, replace(p, **changes))
+
+
 def _describe(step: PlannedSampler, p: SamplerParams) -> str:
     a = step.kwargs
-    reason = off_reason(step.stage, p) if step.stage in STAGE_PARAMS else None
+    reason = planned_off_reason(step)
     if reason is not None:
         return f"{step.stage:<12} off ({reason})"
     seed = "a random seed" if a.get("seed") == LLAMA_DEFAULT_SEED else f"seed {a.get('seed')}"

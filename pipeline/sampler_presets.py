@@ -159,8 +159,8 @@ def _apply_sequence(value: Any, user_set: frozenset[str], chain: SamplerChain,
     if not isinstance(value, str):
         notes.append(f"{SEQUENCE_KEY} = {value!r} ignored: not a string")
         return chain
-    # llama.cpp reads the key into a 512-byte buffer: longer sequences are cut at 511 bytes.
-    text = value.encode("utf-8")[:511].decode("utf-8", errors="ignore")
+    # llama.cpp copies the key into a 512-byte C buffer: it ends at a NUL or after 511 bytes.
+    text = value.partition("\0")[0].encode("utf-8")[:511].decode("utf-8", errors="ignore")
     if text == "":
         return chain
     order = []
@@ -182,10 +182,9 @@ def _read_number(value: Any, *, integer: bool) -> int | float | None:
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
-        number = float(value)
-        if integer:  # printed with %f, then strtol stops at the point: truncation toward zero
-            return int(number) if number == number and abs(number) != float("inf") else None
-        return number
+        # llama.cpp prints a float key with std::to_string ("%f", six decimals), then reads
+        # that text back: 1e-7 becomes 0, and strtol stops at the point (truncation).
+        value = f"{float(value):f}"
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
     if isinstance(value, str):
