@@ -21,6 +21,7 @@ from typing import Any
 from pipeline import __version__
 from pipeline.engines.base import Engine
 from pipeline.errors import UsageError
+from pipeline.extract import prompt_opens_think
 from pipeline.outcomes import ConfigSummary, RunReport, SampleOutcome, build_report
 from pipeline.progress import RunProgress
 from pipeline.samplers import SamplerChain
@@ -172,7 +173,8 @@ class _Runner:
         self.plan, self.store, self.run_id, self.progress = plan, store, run_id, progress
         self.pending: dict[Future[dict[str, Any]], tuple[str, StoredSample, str, str]] = {}
         self.artifacts = store.path.parent / "artifacts"
-        self.validation_options = {"smoke": plan.smoke}
+        self.starts_in_think = prompt_opens_think(plan.prompt.wrapped())
+        self.validation_options = {"smoke": plan.smoke, "starts_in_think": self.starts_in_think}
         self._engine: Engine | None = None
         self._engine_model: Path | None = None
 
@@ -233,7 +235,8 @@ class _Runner:
             return
         job = ValidationJob(text=sample.text, source=f"sample {sample.id}", smoke=self.plan.smoke,
                             screenshots_dir=str(self.artifacts / vkey[:20]) if self.plan.smoke else None,
-                            prompt=self.plan.prompt.name, smoke_parallel=smoke_parallel_for(self.plan.jobs))
+                            prompt=self.plan.prompt.name, smoke_parallel=smoke_parallel_for(self.plan.jobs),
+                            starts_in_think=self.starts_in_think)
         self.pending[pool.submit(job)] = (name, sample, vkey, content)
 
     def collect(self, *, block: bool) -> None:

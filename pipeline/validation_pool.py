@@ -50,6 +50,7 @@ class ValidationJob:
     smoke: bool
     screenshots_dir: str | None = None
     prompt: str = "flappy_bird"
+    starts_in_think: bool = False  # the prompt opened <think>: the text begins inside it
     smoke_parallel: int | None = None  # scenarios at once inside one smoke run
 
 
@@ -63,7 +64,8 @@ def validate_job(job: ValidationJob) -> dict[str, Any]:
 
     started = time.perf_counter()
     smoke_options = _smoke_options(job) if job.smoke else None
-    result = validate_text(job.text, source=job.source, smoke=job.smoke, smoke_options=smoke_options)
+    result = validate_text(job.text, source=job.source, smoke=job.smoke, smoke_options=smoke_options,
+                           starts_in_think=job.starts_in_think)
     details = dict(result.details)
     details["screenshots"] = _screenshots(job.screenshots_dir)
     return {

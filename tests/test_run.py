@@ -199,7 +199,8 @@ def test_without_model_runs_the_tiny_model_and_says_so(tiny_model: Path, tmp_pat
                            "--n-predict", "64", "--jobs", "1", "--store", str(tmp_path / "s.db")],
                           capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "tiny test model" in proc.stderr and str(tiny_model) in proc.stderr
+    # The folder, not the file: the file name hashes the corpus, which may change under us.
+    assert "tiny test model" in proc.stderr and str(tiny_model.parent) in proc.stderr
     assert "llama.cpp-default" in proc.stdout
 
 
