@@ -25,6 +25,9 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script dir out
+# pygame.pkgdata tries pkg_resources first (80 ms of imports) and falls back to plain files
+# when it is missing; a game never needs it, so the harness takes the fast path.
+sys.modules.setdefault("pkg_resources", None)  # type: ignore[arg-type]
 
 import harness_clock  # noqa: E402 - the SDL variables must be set before pygame loads
 import harness_input  # noqa: E402
@@ -256,7 +259,13 @@ class Run:
             self.frames.append({"f": self.frame, "t": int(self.vt.now_ms), "flip": 0,
                                 "in": pending, "ops": ops, "partial": 1})
         with open(self.out / "frames.jsonl", "w", encoding="utf-8") as fh:
+            previous: Any = None
             for entry in self.frames:
+                # A still screen (game over, a pause) repeats its ops: write them once.
+                same = entry["ops"] == previous and bool(entry["ops"])
+                previous = entry["ops"]
+                if same:
+                    entry = {k: v for k, v in entry.items() if k != "ops"} | {"same": 1}
                 fh.write(json.dumps(entry, separators=(",", ":")) + "\n")
         tmp = self.out / "result.json.tmp"
         tmp.write_text(json.dumps(result), encoding="utf-8")
