@@ -135,7 +135,7 @@ def findings_from_diagnostics(diagnostics: Sequence[Mapping[str, Any]]) -> list[
         findings.append(
             finding(
                 f"lint/{rule}",
-                f"{rule} {diagnostic.get('message', '')}".strip(),
+                str(diagnostic.get("message") or rule),
                 location.get("row"),
                 rule_name=diagnostic.get("name"),
                 column=location.get("column"),

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 # Files a directory argument contributes: model output, never our own metadata sidecars.
 SKIPPED_SUFFIXES = frozenset({".json"})
+# Checks whose lines are lines of the extracted program (the others point into the transcript).
+PROGRAM_CHECKS = frozenset({"compile", "lint", "names", "smoke"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
     files = expand_paths(args.paths)
-    results = validate_files(files, smoke=not args.no_smoke, jobs=args.jobs,
-                             smoke_options=_smoke_options(args))
+    results = validate_files(
+        files, smoke=not args.no_smoke, jobs=args.jobs, smoke_options=_smoke_options(args)
+    )
     if args.json:
         print(json.dumps({"results": [r.to_json() for r in results]}, indent=2))
     else:
@@ -99,8 +102,9 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-def validate_files(files: Sequence[Path], *, smoke: bool, jobs: int,
-                   smoke_options: Any = None) -> list[SampleResult]:
+def validate_files(
+    files: Sequence[Path], *, smoke: bool, jobs: int, smoke_options: Any = None
+) -> list[SampleResult]:
     from pipeline.validate import validate_path
 
     options = [_per_file(smoke_options, f, len(files)) for f in files]
@@ -158,6 +162,14 @@ def render_table(results: Iterable[SampleResult]) -> str:
             summary = f"({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
         else:
             where = f" line {first.line}" if first.line is not None else ""
+            start = result.details.get("code_start_line")
+            if (
+                first.line is not None
+                and first.check in PROGRAM_CHECKS
+                and start
+                and not result.details.get("is_code")
+            ):
+                where += f" (transcript line {start + first.line - 1})"
             summary = f"{first.check}/{first.code}{where}: {first.message}"
         rows.append((result.source, result.verdict, summary))
     width = [max(len(row[i]) for row in rows) for i in range(2)]
