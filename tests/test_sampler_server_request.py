@@ -1,0 +1,107 @@
+"""`SamplerChain.to_server_request()` is understood field by field by a real llama-server.
+
+The server echoes the settings a request ran with (`generation_settings`); every field must come
+back as the chain holds it, the order included. Needs the native build (python -m
+pipeline.native_build); the server runs the tiny model on a free local port.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.native_build import find_llama_tool
+from pipeline.samplers import PARAM_SPECS, SamplerChain, preset
+
+pytestmark = pytest.mark.native
+
+CHAINS = {
+    "unsloth-qwq": preset("unsloth-qwq"),
+    "legacy-baseline": preset("unsloth-qwq-baseline"),
+    "everything-set": SamplerChain.from_names("penalties;dry;top_n_sigma;xtc;typ_p;temperature").with_params(
+        penalty_freq=0.25, penalty_present=-0.5, penalty_last_n=16, dry_base=2.5, dry_allowed_length=3,
+        dry_penalty_last_n=32, dry_sequence_breakers=("\n", "def"), top_n_sigma=1.5,
+        xtc_probability=0.25, xtc_threshold=0.2, typ_p=0.9, dynatemp_range=0.1,
+        dynatemp_exponent=1.5, min_keep=2).with_seed(77),
+    "biased": SamplerChain(order=("top_k",), logit_bias=((5, 1.5), (6, -math.inf))),
+    "mirostat": SamplerChain().with_params(mirostat=2, mirostat_tau=4.0, mirostat_eta=0.2),
+    "adaptive": SamplerChain.from_names("top_k;adaptive_p").with_params(adaptive_target=0.5,
+                                                                        adaptive_decay=0.5),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(tiny_model: Path) -> Iterator[str]:
+    tool = find_llama_tool("llama-server")
+    if tool is None:
+        pytest.skip("llama-server not built (python -m pipeline.native_build)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(tool), "-m", str(tiny_model), "--host", "127.0.0.1", "--port", str(port), "-c", "256",
+         "-t", "1", "-np", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("llama-server did not become healthy within 60 s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _complete(url: str, body: dict) -> dict:
+    request = urllib.request.Request(f"{url}/completion", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def _same(echoed: object, ours: object) -> bool:
+    if isinstance(ours, float):  # the server holds floats as float32
+        return isinstance(echoed, int | float) and math.isclose(echoed, ours, rel_tol=1e-6, abs_tol=1e-7)
+    return echoed == ours
+
+
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_llama_server_runs_the_request_with_every_setting_of_the_chain(name: str, server_url: str) -> None:
+    chain = CHAINS[name]
+    settings = _complete(server_url, {"prompt": "def", "n_predict": 1, "cache_prompt": False,
+                                      **chain.to_server_request()})["generation_settings"]
+    assert settings["samplers"] == list(chain.effective_order())
+    assert settings["seed"] == chain.seed
+    for field, spec in PARAM_SPECS.items():
+        assert _same(settings[spec.server], getattr(chain.params, field)), (spec.server, settings[spec.server])
+    assert settings["dry_sequence_breakers"] == list(chain.params.dry_sequence_breakers)
+    # -inf (sent as `false`, "never this token") is echoed as null: JSON has no infinity
+    echoed_bias = [(entry["token"], -math.inf if entry["bias"] is None else entry["bias"])
+                   for entry in settings["logit_bias"]]
+    assert echoed_bias == list(chain.logit_bias)
