@@ -23,7 +23,8 @@ from validators.sandbox import Limits, Sandbox, SandboxResult, choose_tier
 from validators.scenarios import Scenario, SmokeSettings, load_scenarios
 
 HARNESS_DIR = Path(__file__).with_name("harness")
-HARNESS_FILES = ("run_game.py", "harness_clock.py", "harness_input.py", "harness_record.py")
+HARNESS_FILES = ("run_game.py", "harness_clock.py", "harness_input.py", "harness_record.py",
+                 "autopilot.py", "play_view.py")
 OUT_DIR = "_out"
 
 
@@ -99,6 +100,9 @@ def run_smoke(code: str, options: SmokeOptions | None = None) -> SmokeReport:
 
         req_findings, report.requirements_score = check_requirements(code, report, settings)
         report.findings += req_findings
+        from validators.play_checks import check_play
+
+        report.findings += check_play(code, report)
     return report
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.errors import UsageError
 from pipeline.findings import verdict
@@ -13,7 +16,7 @@ from validators.sandbox import SandboxResult, available_tiers, choose_tier
 from validators.scenarios import Scenario, SmokeSettings, load_scenarios
 from validators.smoke import ScenarioRun, classify, merge_findings
 
-from .smoke_runs import expected, smoke_report
+from .smoke_runs import expected, game_code, smoke_report
 
 SETTINGS = SmokeSettings()
 
@@ -21,7 +24,7 @@ SETTINGS = SmokeSettings()
 def test_healthy_game_passes_every_scenario_of_the_prompt():
     report = smoke_report("healthy_events")
     assert report.findings == []
-    assert set(report.scenarios) == {"play-restart-q", "esc-after-loss", "window-close", "idle"}
+    assert {"play-restart-q", "esc-after-loss", "window-close", "idle"} <= set(report.scenarios)
     assert report.scenarios["idle"]["outcome"] == "stopped"
     assert report.scenarios["idle"]["virtual_s"] >= 9.9  # ten seconds of game time, not of wall
     for name in ("play-restart-q", "esc-after-loss", "window-close"):
@@ -131,3 +134,62 @@ def test_sandbox_below_min_tier_is_refused_with_a_usage_error():
         choose_tier("basic", "bwrap" if "bwrap" in available_tiers() else "landlock")
     with pytest.raises(UsageError, match="unknown sandbox tier"):
         choose_tier(None, "chroot")
+
+
+step_strategy = st.one_of(
+    st.fixed_dictionaries({"at": st.integers(0, 500), "press": st.sampled_from(["space", "q", "escape", "up"])},
+                          optional={"hold": st.integers(1, 5), "repeat": st.integers(1, 6),
+                                    "every": st.integers(1, 10)}),
+    st.fixed_dictionaries({"at": st.integers(0, 500), "event": st.just("quit")}),
+)
+
+
+@given(st.lists(step_strategy, max_size=8))
+def test_script_driver_presses_every_key_down_then_up_as_the_steps_say(steps):
+    from validators.harness.harness_input import ScriptDriver
+
+    driver = ScriptDriver(steps)
+    actions = [(frame, a) for frame in range(0, 600) for a in driver.actions_for_frame(frame, [])]
+    presses = sum(int(s.get("repeat", 1)) for s in steps if "press" in s)
+    assert sum(1 for _, (kind, _) in actions if kind == "down") == presses
+    assert sum(1 for _, (kind, _) in actions if kind == "up") == presses
+    assert sum(1 for _, (kind, _) in actions if kind == "quit") == sum(1 for s in steps if "event" in s)
+    for step in steps:
+        if "press" in step:
+            assert (int(step["at"]), ("down", step["press"])) in actions
+
+
+@given(st.lists(step_strategy, max_size=6), st.sampled_from(["exit", "running"]))
+def test_scenario_tables_round_trip_through_the_prompt_parser(steps, expect):
+    from validators.scenarios import _scenario
+
+    scenario = _scenario("p", {"name": "s", "steps": steps, "expect": expect, "max_frames": 700})
+    job = scenario.to_job(("q", "escape"))
+    assert job["steps"] == steps and job["max_frames"] == 700 and scenario.expect == expect
+    quits = [s["at"] for s in steps if s.get("event") == "quit" or s.get("press") in ("q", "escape")]
+    assert scenario.quit_frame(("q", "escape")) == (min(quits) if quits else None)
+
+
+def test_malformed_scenario_is_a_usage_error():
+    from validators.scenarios import _scenario
+
+    with pytest.raises(UsageError, match="expect must be"):
+        _scenario("p", {"name": "s", "steps": [], "expect": "maybe"})
+    with pytest.raises(UsageError, match="each step needs"):
+        _scenario("p", {"name": "s", "steps": [{"at": 3}]})
+
+
+def test_gencheck_validate_writes_screenshots_and_reports_the_tier(tmp_path, capsys):
+    import json
+
+    from pipeline.cli import main
+
+    game = tmp_path / "game.py"
+    game.write_text(game_code("healthy_dt"), encoding="utf-8")
+    shots = tmp_path / "shots"
+    assert main(["validate", str(game), "--screenshots", str(shots), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["details"]["sandbox_tier"] == available_tiers()[-1]
+    assert result["details"]["requirements"] == "8/8"
+    assert {Path(p).name for p in result["details"]["screenshots"]} == {p.name for p in shots.iterdir()}
+    assert "play-restart-q-last.png" in {p.name for p in shots.iterdir()}

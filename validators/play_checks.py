@@ -1,0 +1,39 @@
+"""The checks a play-tester makes (issue 7), on the runs of one smoke report: the autopilot
+could fly through pipes (or the game made it impossible), the score counts, texts stay inside
+the window, nothing flickers, and what the prompt calls random varies across seeded runs.
+
+check_play(code, report) -> findings; validators/smoke.py calls it after the requirement checks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipeline.findings import Finding
+from validators.play_flicker import check_flicker
+from validators.play_pipes import check_pipes_playable
+from validators.play_random import check_random
+from validators.play_score import check_score_counts
+from validators.play_text import check_text_inside
+from validators.play_track import played_runs
+
+if TYPE_CHECKING:
+    from validators.smoke import SmokeReport
+
+AUTOPILOT = "autopilot"
+
+
+def check_play(code: str, report: SmokeReport) -> list[Finding]:
+    runs = played_runs(report.runs)
+    if not runs:
+        return []
+    autopilot = runs.get(AUTOPILOT)
+    findings: list[Finding] = []
+    if autopilot is not None:
+        budget_s = report.runs[AUTOPILOT].scenario.max_frames / 60
+        findings += check_pipes_playable(autopilot, budget_s)
+    findings += check_score_counts(code, autopilot)
+    findings += check_text_inside(runs)
+    findings += check_flicker(runs)
+    findings += check_random(runs)
+    return findings

@@ -1,0 +1,86 @@
+"""Could the autopilot fly through pipes, and if not, is the game to blame?
+
+From the autopilot run: the pipes it flew through (play_track), and for every pipe opening it
+met (a pair, or overlapping pairs whose gaps intersect) whether a bird fits: taller than the
+bird plus a margin. No pass and no opening the bird fits through is the game's fault (an
+error); no pass for another reason is reported as a warning with the reason (no pipes ever
+drawn, no bird found, or the autopilot could not fly it); some unfair openings in a game that
+can be played are a warning.
+"""
+
+from __future__ import annotations
+
+from pipeline.codes import finding
+from pipeline.findings import Finding
+from validators.harness import play_view as pv
+from validators.play_track import Played, where
+
+BIRD_MARGIN = 0.25  # the opening must exceed the bird's height by this share (and by 6 px)
+
+
+def needed_opening(bird_h: int) -> float:
+    return bird_h + max(6.0, BIRD_MARGIN * bird_h)
+
+
+def openings(run: Played) -> list[tuple[int, pv.Pair, float, str]]:
+    """(frame, first pair, opening in px, why) for each distinct pipe opening the bird met:
+    the pair ahead of it, with every pair overlapping that one in x."""
+    bird_x = run.bird_x
+    seen: dict[tuple[int, int, int], tuple[int, pv.Pair, float, str]] = {}
+    for frame, pairs in run.pairs.items():
+        ahead = [p for p in pairs if bird_x is None or p.right >= bird_x - 20]
+        for i, first in enumerate(ahead):
+            group = [first] + [p for p in ahead[i + 1:] if p.x < first.right]
+            if len(group) > 1:
+                top = max(p.gap_top for p in group)
+                bottom = min(p.gap_bottom for p in group)
+                size, why = float(bottom - top), "overlaps the next pair"
+            else:
+                size, why = float(first.gap), "gap"
+            key = (first.gap_top, first.gap_bottom, len(group))
+            if key not in seen:
+                seen[key] = (frame, first, size, why)
+    return list(seen.values())
+
+
+def check_pipes_playable(autopilot: Played | None, budget_s: float) -> list[Finding]:
+    if autopilot is None:
+        return []
+    passed = len(autopilot.passes)
+    bird = next(iter(autopilot.birds.values()), None)
+    if not autopilot.pairs:
+        if passed:
+            return []
+        return [finding("smoke/autopilot", f"the autopilot passed no pipe in {budget_s:.0f} s of play: "
+                        f"no pipes were ever drawn", None, **where(autopilot, autopilot.frames[-1]["f"]))]
+    if bird is None:
+        return [finding("smoke/autopilot", "the autopilot passed no pipe: no bird found (no small shape "
+                        "that stays in place while it moves up and down)", None,
+                        **where(autopilot, autopilot.frames[-1]["f"]))]
+    need = needed_opening(bird.h)
+    met = openings(autopilot)
+    bad = [(f, p, size, why) for f, p, size, why in met if size < need]
+    if passed == 0:
+        if met and len(bad) == len(met):
+            frame, pair, size, why = bad[0]
+            return [finding("requirements/pipes-impossible", _describe(pair, size, why, bird.h) +
+                            ": the bird cannot pass any pipe", None,
+                            **where(autopilot, frame, gap_px=round(size), bird_px=bird.h))]
+        last = max(autopilot.birds)
+        return [finding("smoke/autopilot", f"the autopilot passed no pipe in {budget_s:.0f} s of play "
+                        f"although the gaps look wide enough (bird {bird.h} px); it lost at frame {last}",
+                        None, **where(autopilot, last))]
+    if bad:
+        frame, pair, size, why = bad[0]
+        return [finding("requirements/pipes-unfair", f"{_describe(pair, size, why, bird.h)} "
+                        f"({len(bad)} of {len(met)} openings are too narrow)", None,
+                        **where(autopilot, frame, gap_px=round(size), bird_px=bird.h))]
+    return []
+
+
+def _describe(pair: pv.Pair, size: float, why: str, bird_h: int) -> str:
+    if why == "gap":
+        return f"pipe gap of {max(0, round(size))} px at x={pair.x} is not enough for the {bird_h} px bird"
+    if size <= 0:
+        return f"pipe at x={pair.x} overlaps the next pair: no gap the bird fits through"
+    return f"pipe at x={pair.x} overlaps the next pair, leaving {round(size)} px for the {bird_h} px bird"

@@ -1,0 +1,153 @@
+"""What happened in one played run, read back from its draw record: where the bird was in each
+frame, the pipe pairs, which pipes the bird flew through, and when the game restarted.
+
+The autopilot (validators/harness/autopilot.py) steers by the same readings inside the sandbox
+(validators/harness/play_view.py); this side recounts them from the record, so a finding never
+trusts the child's own word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from validators import draw_record as dr
+from validators.harness import play_view as pv
+
+if TYPE_CHECKING:
+    from validators.smoke import ScenarioRun
+
+RESTART_STILL_FRAMES = 10   # the bird sat still this long before a SPACE that restarted the game
+RESTART_MOVE_WITHIN = 25    # ... and moved again within this many frames
+
+
+@dataclass
+class Played:
+    """One scenario run as a player saw it."""
+
+    name: str
+    window: tuple[int, int]
+    frames: list[dict[str, Any]]                # drawn frames only
+    screenshots: list[Path] = field(default_factory=list)
+
+    @cached_property
+    def track(self) -> dr.BirdTrack | None:
+        return dr.track_bird(self.frames, self.window)
+
+    @cached_property
+    def birds(self) -> dict[int, pv.Box]:
+        """frame -> the bird's box: the tracked shape, or after a restart that re-chose its
+        colour or shape (and before it moves again) the small shape at the bird's x."""
+        track = self.track
+        if track is None:
+            return {}
+        xs = []
+        for frame in self.frames:
+            y = track.ys.get(frame["f"])
+            if y is not None:
+                xs += [b.cx for b in pv.boxes(frame["ops"]) if b.cy == y and pv.is_small(b, self.window)]
+        if not xs:
+            return {}
+        x = sorted(xs)[len(xs) // 2]
+        found = {}
+        for frame in self.frames:
+            near = [b for b in pv.boxes(frame["ops"]) if pv.is_small(b, self.window)
+                    and abs(b.cx - x) <= 12 and 0 <= b.cy < self.window[1]]
+            if near:
+                mine = [b for b in near if (b.kind, b.rgb) == (track.kind, track.rgb)]
+                found[frame["f"]] = max(mine or near, key=lambda b: b.w * b.h)
+        return found
+
+    @cached_property
+    def bird_x(self) -> float | None:
+        xs = sorted(b.cx for b in self.birds.values())
+        return xs[len(xs) // 2] if xs else None
+
+    @cached_property
+    def pairs(self) -> dict[int, list[pv.Pair]]:
+        """frame -> pipe pairs drawn in it (frames without pipes left out)."""
+        found = {}
+        for frame in self.frames:
+            pairs = pv.pipe_pairs(pv.boxes(frame["ops"]), self.window, self.birds.get(frame["f"]))
+            if pairs:
+                found[frame["f"]] = pairs
+        return found
+
+    @cached_property
+    def passes(self) -> list[tuple[int, pv.Pair]]:
+        """(frame, pair) for each pipe the bird flew through."""
+        passed, before = [], []
+        for frame in self.frames:
+            now = self.pairs.get(frame["f"], [])
+            bird = self.birds.get(frame["f"])
+            if bird is not None:
+                passed += [(frame["f"], p) for p in pv.flew_through(before, now, bird)]
+            before = now
+        return passed
+
+    @cached_property
+    def restarts(self) -> list[int]:
+        """Frames of SPACE presses that brought a still (dead) bird back: the bird sat still
+        before the press, changed place after it, and had flown since the last such press (a
+        press on a start screen, where the bird waits unflown, is a start, not a restart)."""
+        presses = [e["f"] for e in self.all_frames if ["down", "space"] in e.get("in", [])]
+        ys = {f: b.cy for f, b in self.birds.items()}
+        found, last = [], -1
+        for p in presses:
+            before = [ys[f] for f in range(p - RESTART_STILL_FRAMES, p) if f in ys]
+            after = [ys[f] for f in range(p, p + RESTART_MOVE_WITHIN) if f in ys]
+            if len(before) < RESTART_STILL_FRAMES - 2 or max(before) - min(before) >= 1 or not after \
+                    or max(abs(y - before[-1]) for y in after) <= 3:
+                continue
+            flown = [ys[f] for f in range(last + 1, p - RESTART_STILL_FRAMES) if f in ys]
+            if flown and max(flown) - min(flown) > 10:
+                found.append(p)
+            last = p
+        return found
+
+    all_frames: list[dict[str, Any]] = field(default_factory=list)
+
+    def frame(self, number: int) -> dict[str, Any] | None:
+        for f in self.frames:
+            if f["f"] >= number:
+                return f
+        return None
+
+    def screenshot_near(self, frame: int) -> str | None:
+        """The kept screenshot closest to a frame (the run's last one when none is closer)."""
+        best: tuple[int, str] | None = None
+        for path in self.screenshots:
+            match = re.search(r"-f(\d+)\.png$", path.name)
+            at = int(match.group(1)) if match else (self.frames[-1]["f"] if self.frames else 0)
+            if best is None or abs(at - frame) < best[0]:
+                best = (abs(at - frame), str(path))
+        return best[1] if best else None
+
+
+def played_runs(runs: dict[str, ScenarioRun]) -> dict[str, Played]:
+    """Every run that drew at least one frame in a known window."""
+    played = {}
+    for name, run in runs.items():
+        window = (run.result or {}).get("window")
+        frames = dr.drawn(run.frames)
+        if window and frames:
+            played[name] = Played(name, (int(window[0]), int(window[1])), frames,
+                                  list(run.screenshots), all_frames=list(run.frames))
+    return played
+
+
+def where(run: Played, frame: int, **extra: Any) -> dict[str, Any]:
+    """A finding's details: scenario, frame and the screenshot that shows it."""
+    details: dict[str, Any] = {"scenario": run.name, "frame": frame, **extra}
+    shot = run.screenshot_near(frame)
+    if shot:
+        details["screenshot"] = shot
+    return details
+
+
+def colour_gap(a: Sequence[int], b: Sequence[int]) -> int:
+    return max(abs(int(x) - int(y)) for x, y in zip(a, b, strict=False))
