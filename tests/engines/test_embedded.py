@@ -60,7 +60,8 @@ def test_sampler_order_changes_the_text(engine: EmbeddedEngine) -> None:
 
 
 def test_token_limit_stops_with_length(engine: EmbeddedEngine) -> None:
-    pieces, stream = run(engine, SamplerChain(seed=3), n_predict=37)
+    never_end = tuple((engine.tokenize(t)[0], float("-inf")) for t in ("<|im_end|>", "<|endoftext|>"))
+    pieces, stream = run(engine, SamplerChain(seed=3, logit_bias=never_end), n_predict=37)
     assert stream.finish_reason == "length"
     assert stream.n_generated_tokens == 37
     assert sum(p.n_tokens for p in pieces) == 37
