@@ -118,7 +118,7 @@ def test_yarn_keys_quant_types_and_file_type_are_shown(tmp_path):
 @pytest.mark.parametrize("content, message", [
     (None, "does not exist"),
     (b"print('hello')\n", "is not a GGUF model file"),
-    (b"GGUF\x03\x00\x00\x00\xff", "damaged GGUF"),
+    (b"GGUF\x03\x00\x00\x00\xff", "damaged or unsupported GGUF"),
 ])
 def test_missing_or_foreign_files_exit_2_with_one_line(tmp_path, capsys, content, message):
     path = tmp_path / "model.gguf"
