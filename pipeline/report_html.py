@@ -17,13 +17,14 @@ from pipeline.report import comparison_sentence, finding_line
 TRANSCRIPT_TAIL = 6000  # characters of the transcript's end shown on a sample page
 
 CSS = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #1b1b1b;
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 80em; color: #1b1b1b;
        padding: 0 1em; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.8em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.bar { width: 12em; height: 0.9em; background: #eee; position: relative; border-radius: 3px; }
+th, td:first-child { white-space: nowrap; }
+.bar { width: 8em; height: 0.9em; background: #eee; position: relative; border-radius: 3px; }
 .bar .fill { position: absolute; left: 0; top: 0; bottom: 0; background: #3a9a52; border-radius: 3px; }
 .bar .ci { position: absolute; top: -2px; bottom: -2px; border-left: 2px solid #333;
            border-right: 2px solid #333; }
@@ -33,9 +34,9 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 13px; line-height: 1.35; }
 pre .ln { color: #999; user-select: none; display: inline-block; width: 3.5em; }
 pre .hit { background: #ffe3e0; display: inline-block; width: 100%; }
-.shots img { max-width: 24em; border: 1px solid #ccc; margin: 0 0.6em 0.6em 0; }
+.shots img { max-width: 18em; border: 1px solid #ccc; margin: 0 0.6em 0.6em 0; }
 .shots figure { display: inline-block; margin: 0; } figcaption { font-size: 12px; color: #555; }
-img.thumb { height: 3em; border: 1px solid #ccc; vertical-align: middle; }
+img.thumb { height: 4em; border: 1px solid #ccc; vertical-align: middle; }
 """
 
 
@@ -111,8 +112,8 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
     parts = [f"<h1>gencheck run {report.run_id}</h1>",
              f"<p>{report.generated} samples generated, {report.reused} reused.</p>",
              "<h2>Pass rates</h2><table><tr><th>configuration</th><th>passed</th><th>rate</th>"
-             "<th>95% interval</th><th></th><th>looped</th><th>no compile</th><th>undefined name</th>"
-             "<th>crashed</th><th>median tokens</th><th>median s</th></tr>"]
+             "<th>95% interval</th><th></th><th>looped</th><th>no compile</th><th>undefined<br>name</th>"
+             "<th>crashed</th><th>median<br>tokens</th><th>median<br>seconds</th></tr>"]
     for c in report.configs:
         bar = (f'<div class="bar" title="{c.pass_rate:.0%}, 95% interval {c.interval}">'
                f'<div class="fill" style="width:{c.pass_rate * 100:.1f}%"></div>'
@@ -123,8 +124,8 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
             f'<td class="n">{c.passed}/{c.total}</td><td class="n">{c.pass_rate:.0%}</td>'
             f"<td>{c.interval}</td><td>{bar}</td><td class=\"n\">{c.looped}</td>"
             f'<td class="n">{c.compile_failed}</td><td class="n">{c.undefined_name}</td>'
-            f'<td class="n">{c.crashed}</td><td class="n">{c.median_tokens or "–"}</td>'
-            f'<td class="n">{c.median_seconds or "–"}</td></tr>')
+            f'<td class="n">{c.crashed}</td><td class="n">{_number(c.median_tokens, 0)}</td>'
+            f'<td class="n">{_number(c.median_seconds, 1)}</td></tr>')
     parts.append("</table>")
     if report.comparisons:
         parts.append("<h2>Comparisons</h2><ul>")
@@ -151,6 +152,10 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
                 f"<td>{image}</td></tr>")
         parts.append("</table>")
     return _page(f"gencheck run {report.run_id}", "\n".join(parts))
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def _anchor(name: str) -> str:
