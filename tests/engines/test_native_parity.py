@@ -1,0 +1,142 @@
+"""Byte-for-byte parity with llama.cpp's own programs built from the same vendored commit.
+
+`native`: needs `python -m pipeline.native_build` to have built llama-completion and
+llama-server (tox -e native does).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.engines.base import GenerationRequest
+from pipeline.engines.embedded import EmbeddedEngine
+from pipeline.engines.server import ServerEngine
+from pipeline.llama_flags import parse_llama_args
+from pipeline.native_build import find_llama_tool
+
+pytestmark = pytest.mark.native
+
+PROMPT = "<|im_start|>user\nWrite a Flappy Bird game.<|im_end|>\n<|im_start|>assistant\n<think>\n"
+RUN_FLAGS = ["-n", "400", "-c", "4096", "-t", "1"]
+# Five orders: with and without penalties, with DRY, temperature first and last.
+ORDERS = {
+    "write-up-as-written": ["--samplers", "top_k;top_p;min_p;temperature;dry;typ_p;xtc",
+                            "--temp", "0.6", "--repeat-penalty", "1.1", "--dry-multiplier", "0.5",
+                            "--min-p", "0.1", "--seed", "3407"],
+    "penalties-first": ["--samplers", "penalties;top_k;top_p;min_p;temperature;dry;typ_p;xtc",
+                        "--temp", "0.6", "--repeat-penalty", "1.3", "--dry-multiplier", "0.8",
+                        "--min-p", "0.1", "--seed", "7"],
+    "llama-default-with-penalties": ["--temp", "0.9", "--repeat-penalty", "1.2",
+                                     "--presence-penalty", "0.3", "--frequency-penalty", "0.2",
+                                     "--dry-multiplier", "0.5", "--seed", "5"],
+    "temperature-first": ["--samplers", "temperature;top_k;min_p;dry", "--temp", "1.2",
+                          "--dry-multiplier", "0.6", "--seed", "11"],
+    "sigma-xtc-typical-no-penalties": ["--sampling-seq", "sxyt", "--top-n-sigma", "1.5",
+                                       "--xtc-probability", "0.5", "--xtc-threshold", "0.1",
+                                       "--typical", "0.9", "--temp", "1.0", "--seed", "13"],
+}
+
+
+def tool(name: str) -> Path:
+    path = find_llama_tool(name)
+    if path is None:
+        pytest.fail(f"{name} is not built: run `python -m pipeline.native_build` first")
+    return path
+
+
+@pytest.mark.parametrize("flags", ORDERS.values(), ids=ORDERS.keys())
+def test_generate_raw_matches_llama_completion_byte_for_byte(flags: list[str], tiny_model: Path,
+                                                             tmp_path: Path, capsys) -> None:
+    prompt_file = tmp_path / "prompt.txt"
+    prompt_file.write_text(PROMPT, encoding="utf-8")
+    out = tmp_path / "out.txt"
+    args = ["-m", str(tiny_model), "-f", str(prompt_file), *RUN_FLAGS, *flags]
+    assert main(["generate", "--raw", "--no-loop-guard", "--output", str(out), *args]) == 0
+    capsys.readouterr()
+    reference = subprocess.run([str(tool("llama-completion")), *args, "-no-cnv", "--no-display-prompt"],
+                               capture_output=True, timeout=120, check=True).stdout
+    ours = out.read_bytes()
+    finish = (tmp_path / "out.txt.json").read_text(encoding="utf-8")
+    # llama-completion prints " [end of text]\n" after an end token, then "\n\n" at exit.
+    trailer = b" [end of text]\n\n\n" if '"finish_reason": "eos"' in finish else b"\n\n"
+    assert len(ours) > 50
+    assert ours + trailer == reference
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
+    process = subprocess.Popen(
+        [str(tool("llama-server")), "-m", str(tiny_model), "--host", "127.0.0.1", "--port", str(port),
+         "-c", "4096", "-np", "1", "-t", "1", "--no-webui"],
+        stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"llama-server did not come up (exit {process.poll()}); see {log.name}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.mark.parametrize("flags", ORDERS.values(), ids=ORDERS.keys())
+def test_llama_server_gives_the_embedded_engines_tokens(flags: list[str], tiny_model: Path,
+                                                        server_url: str) -> None:
+    chain = parse_llama_args(flags).chain
+    request = GenerationRequest(PROMPT, chain, 300)
+    server = ServerEngine(server_url)
+    tokens = server.complete(request)["tokens"]
+    with EmbeddedEngine(tiny_model, n_ctx=4096, n_threads=1) as engine:
+        stream = engine.stream(request)
+        embedded = [piece.token for piece in stream]
+        embedded_text = "".join(piece.text for piece in engine.stream(request))
+        finish = stream.finish_reason
+        if finish == "eos":  # the server lists the end token it sampled; the engine stops before it
+            assert engine.is_end_of_generation(tokens[-1])
+            tokens = tokens[:-1]
+    assert len(embedded) > 20
+    assert tokens == embedded
+    streamed = server.stream(request)
+    assert "".join(piece.text for piece in streamed) == embedded_text
+    assert streamed.finish_reason == finish
+    assert streamed.n_generated_tokens == len(embedded)
+
+
+def test_generate_through_the_server_engine_records_it(server_url: str, capsys) -> None:
+    code = main(["generate", "--engine", "server", "--server-url", server_url, "--raw", "--json",
+                 "-p", PROMPT, "-n", "50", "--seed", "4"])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["engine"] == "server" and record["engine_version"].startswith("llama-server")
+    assert 0 < record["n_generated_tokens"] <= 50
