@@ -18,8 +18,7 @@ that line runs.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import libcst as cst
 from libcst.metadata import (
@@ -33,12 +32,12 @@ from libcst.metadata import (
     MetadataWrapper,
     PositionProvider,
     Scope,
-    ScopeProvider,
 )
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators.names_order import check_binding_order
+from validators.names_scope import resolve_scopes
 
 # Names a module has at run time without binding them (beyond what `builtins` holds, which
 # libcst already knows): what the import system sets on every module, and `__class__`,
@@ -60,28 +59,6 @@ IMPLICIT_NAMES = frozenset(
     }
 )
 
-# Calls through which a program can bind module names the analysis cannot see.
-DYNAMIC_BINDERS = frozenset({"globals", "exec", "vars", "__import__"})
-
-
-class _ScopeProvider(ScopeProvider):
-    """libcst's ScopeProvider, with its visitor methods listed once per class instead of by
-    `inspect.getmembers` on every run (half the time of a small program went there)."""
-
-    def get_visitors(self) -> Mapping[str, Callable[..., object]]:
-        return {name: getattr(self, name) for name in _visitor_method_names(type(self))}
-
-
-@functools.cache
-def _visitor_method_names(cls: type) -> tuple[str, ...]:
-    return tuple(
-        name
-        for name in dir(cls)
-        if name.startswith(("visit_", "leave_"))
-        and callable(getattr(cls, name))
-        and not getattr(getattr(cls, name), "_is_no_op", False)
-    )
-
 
 def check_names(code: str) -> list[Finding]:
     try:
@@ -100,10 +77,8 @@ def check_names(code: str) -> list[Finding]:
 class NameAnalysis:
     def __init__(self, wrapper: MetadataWrapper) -> None:
         self.wrapper = wrapper
-        self.scopes = wrapper.resolve(_ScopeProvider)
+        self.scopes, collector = resolve_scopes(wrapper)
         self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
-        collector = _AugTargetsAndCalls()
-        wrapper.module.visit(collector)
         # Binding nodes that read their own name first: `x += 1` and `x = f(x)`.
         self.aug_targets = collector.aug_targets
         self.self_reading_targets = collector.self_reading_targets
@@ -249,114 +224,3 @@ class NameAnalysis:
             self._positions = self.wrapper.resolve(PositionProvider)
         position = self._positions.get(node)
         return position.start.line if position is not None else None
-
-
-class _CertainReads(cst.CSTVisitor):
-    """Names an expression certainly reads when it is evaluated: not those behind a lambda,
-    a conditional expression, the right side of and/or, or inside a comprehension."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> bool:
-        node.left.visit(self)
-        return False
-
-    def visit_IfExp(self, node: cst.IfExp) -> bool:
-        node.test.visit(self)
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)  # `.attr` is not a name read
-        return False
-
-    def visit_Call(self, node: cst.Call) -> bool:
-        node.func.visit(self)
-        for arg in node.args:
-            arg.value.visit(self)  # a keyword's name is not a read
-        return False
-
-    def _skip(self, node: cst.CSTNode) -> bool:
-        return False
-
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _skip
-
-
-class _AugTargetsAndCalls(cst.CSTVisitor):
-    """Collects augmented-assignment targets, star imports and dynamic-binding calls."""
-
-    def __init__(self) -> None:
-        self.aug_targets: set[cst.Name] = set()
-        self.self_reading_targets: set[cst.Name] = set()
-        self.pattern_names: set[cst.Name] = set()
-        self.pattern_keys: set[cst.Name] = set()
-        self.comprehension_walrus_names: set[str] = set()
-        self._comprehension_depth = 0
-        self.has_star_import = False
-        self.dynamic_calls: set[str] = set()
-        self.global_declared: set[str] = set()
-
-    def visit_Global(self, node: cst.Global) -> None:
-        self.global_declared.update(item.name.value for item in node.names)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Name):
-            self.aug_targets.add(node.target)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        targets = [t.target for t in node.targets if isinstance(t.target, cst.Name)]
-        self._note_self_reading(targets, node.value)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if isinstance(node.target, cst.Name) and node.value is not None:
-            self._note_self_reading([node.target], node.value)
-
-    def _note_self_reading(self, targets: list[cst.Name], value: cst.BaseExpression) -> None:
-        if not targets:
-            return
-        reader = _CertainReads()
-        value.visit(reader)
-        self.self_reading_targets.update(t for t in targets if t.value in reader.names)
-
-    def visit_MatchAs(self, node: cst.MatchAs) -> None:
-        if node.name is not None:
-            self.pattern_names.add(node.name)
-
-    def visit_MatchStar(self, node: cst.MatchStar) -> None:
-        if node.name is not None:
-            self.pattern_names.add(node.name)
-
-    def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
-        if node.rest is not None:
-            self.pattern_names.add(node.rest)
-
-    def visit_MatchKeywordElement(self, node: cst.MatchKeywordElement) -> None:
-        self.pattern_names.add(node.key)  # `Point(x=...)`: an attribute name, not a read
-        self.pattern_keys.add(node.key)
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        if self._comprehension_depth and isinstance(node.target, cst.Name):
-            self.comprehension_walrus_names.add(node.target.value)
-
-    def _enter_comprehension(self, node: cst.CSTNode) -> None:
-        self._comprehension_depth += 1
-
-    def _leave_comprehension(self, node: cst.CSTNode) -> None:
-        self._comprehension_depth -= 1
-
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _enter_comprehension
-    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comprehension
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            self.has_star_import = True
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Name) and node.func.value in DYNAMIC_BINDERS:
-            self.dynamic_calls.add(node.func.value)
