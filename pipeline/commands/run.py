@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     out.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML, one testcase per sample")
     out.add_argument("--markdown", type=Path, metavar="FILE",
-                     help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+                     help="append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
     out.add_argument("--report", type=Path, metavar="DIR",
                      help="write the HTML report (index.html, per sample pages, screenshots)")
     out.add_argument("--min-pass-rate", type=parse_rate, metavar="X",
