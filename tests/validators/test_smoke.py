@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import UsageError
@@ -144,6 +144,7 @@ step_strategy = st.one_of(
 )
 
 
+@settings(deadline=None)  # the first example pays for importing pygame
 @given(st.lists(step_strategy, max_size=8))
 def test_script_driver_presses_every_key_down_then_up_as_the_steps_say(steps):
     from validators.harness.harness_input import ScriptDriver

@@ -60,6 +60,8 @@ class Run:
         self.flips = 0          # frames actually presented with display.flip/update
         self.polls_since_boundary = 0
         self.flipped_since_tick = False
+        self.ticks_seen = False  # does the game keep time with Clock.tick?
+        self.flip_time = -1.0    # virtual time of the last frame-ending flip
         self.quit_frame: int | None = None
         self.stop_reason: str | None = None
         self.stops_raised = 0
@@ -149,6 +151,7 @@ class Run:
         run = self
 
         def on_tick() -> None:
+            run.ticks_seen = True
             if not run.flipped_since_tick:
                 run.boundary(False)
             run.flipped_since_tick = False
@@ -156,15 +159,26 @@ class Run:
         harness_clock.install(self.vt, on_tick)
         harness_record.install()
 
+        def presented() -> None:
+            """A flip or update ends a frame, except one that follows another with nothing
+            drawn and no time passed between them (an update per dirty rect). A game with no
+            clock at all runs flat out, so each of its frames costs a frame of time."""
+            idle = run.vt.now_ms == run.flip_time
+            if idle and run.flips and not harness_record.RECORDER.frame_ops:
+                return
+            if idle and run.flips and not run.ticks_seen:
+                run.vt.advance(harness_clock.DEFAULT_FRAME_MS)
+            run.flipped_since_tick = True
+            run.flip_time = run.vt.now_ms
+            run.boundary(True)
+
         def flip() -> None:
             real_flip()
-            run.flipped_since_tick = True
-            run.boundary(True)
+            presented()
 
         def update(*args: Any, **kwargs: Any) -> None:
             real_update(*args, **kwargs)
-            run.flipped_since_tick = True
-            run.boundary(True)
+            presented()
 
         def polled() -> None:
             run.sync_inputs()
@@ -275,9 +289,13 @@ class Run:
         """A game that stops reaching frame boundaries (a busy loop) is a hang: report the
         line it is stuck on, then end the process."""
         budget = float(self.job["hang_s"])
+        # Before its first frame a game may legitimately take longer (SysFont runs fc-list,
+        # a loaded machine is slow to load fonts); a loop before the first frame is still caught.
+        first_frame_budget = max(budget, float(self.job.get("first_frame_s", 8.0)))
         while not self.finished:
             harness_clock.real_sleep(0.05)
-            if harness_clock.real_monotonic() - self.last_progress > budget:
+            allowed = budget if self.frame else first_frame_budget
+            if harness_clock.real_monotonic() - self.last_progress > allowed:
                 self.finish(self.hang_outcome())
                 os._exit(3)
 
