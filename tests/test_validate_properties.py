@@ -2,7 +2,7 @@
 exception, and the names verdict does not depend on what the names are called.
 
 Default suite: 2,000 transcripts through transcript checks + extractor + compile + names, and
-2,000 programs through ruff (batched, one process per 40). The `slow` marker runs ten times more
+2,000 programs through ruff (batched, one process per 40). The `slow` marker runs five times more
 through the whole static pipeline, ruff included, one file at a time.
 """
 
@@ -171,7 +171,7 @@ def test_renaming_bindings_consistently_never_changes_the_names_verdict(
 
 
 @pytest.mark.slow
-@settings(max_examples=20000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(transcripts())
 def test_slow_many_transcripts_through_the_whole_static_pipeline(text: str) -> None:
     result = validate_text(text, smoke=False)
