@@ -194,3 +194,49 @@ def test_gencheck_validate_writes_screenshots_and_reports_the_tier(tmp_path, cap
     assert result["details"]["requirements"] == "8/8"
     assert {Path(p).name for p in result["details"]["screenshots"]} == {p.name for p in shots.iterdir()}
     assert "play-restart-q-last.png" in {p.name for p in shots.iterdir()}
+
+
+CLOCK_PROBE = """
+import time
+import pygame
+pygame.init()
+screen = pygame.display.set_mode((100, 100))
+clock = pygame.time.Clock()
+TIMER = pygame.USEREVENT + 1
+pygame.time.set_timer(TIMER, 500)
+t0, m0 = time.time(), time.monotonic()
+fired, space = [], []
+for frame in range(120):
+    for event in pygame.event.get():
+        if event.type == TIMER:
+            fired.append(pygame.time.get_ticks())
+        if event.type == pygame.KEYDOWN and event.key == pygame.K_SPACE:
+            space.append(("event", frame))
+    if pygame.key.get_pressed()[pygame.K_SPACE]:
+        space.append(("pressed", frame))
+    screen.fill((0, 0, 0))
+    pygame.display.flip()
+    dt = clock.tick(60)
+time.sleep(30)
+print("dt", dt, "ticks", pygame.time.get_ticks(), "time", round(time.time() - t0, 1),
+      "mono", round(time.monotonic() - m0, 1))
+print("fired", fired)
+print("space", space)
+"""
+
+
+def test_virtual_clock_drives_ticks_timers_and_sleep_and_keys_reach_queue_and_get_pressed():
+    report = smoke_report_of(CLOCK_PROBE, ("play-restart-q",))
+    run = report.runs["play-restart-q"]
+    lines = run.sandbox.stdout.splitlines()
+    assert lines[0] == "dt 17 ticks 32000 time 32.0 mono 32.0"
+    assert lines[1] == "fired [500, 1000, 1500]"
+    # SPACE at frames 10, 30, 50: seen as an event and as held, in the same frame
+    assert lines[2] == "space " + str([(kind, f) for f in (10, 30, 50) for kind in ("event", "pressed")])
+    assert run.sandbox.wall_s < 5  # thirty seconds of sleep cost no wall time
+
+
+def smoke_report_of(code: str, only: tuple[str, ...]):
+    from validators.smoke import SmokeOptions, run_smoke
+
+    return run_smoke(code, SmokeOptions(only=only, requirements=False))

@@ -45,7 +45,7 @@ class VirtualTime:
     def advance(self, ms: float) -> None:
         if ms <= 0:
             return
-        self.now_ms += ms
+        self.now_ms = round(self.now_ms + ms, 6)  # 60 frames of 1000/60 ms are exactly 1 s
         self._fire_timers()
         if self.on_advance is not None:
             self.on_advance()

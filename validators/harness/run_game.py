@@ -255,6 +255,11 @@ class Run:
         return {"outcome": "hang", "hang_s": self.job["hang_s"], "line": line, "code": code}
 
     def finish(self, outcome: dict[str, Any]) -> None:
+        for stream in (sys.stdout, sys.stderr):  # the process ends with os._exit: no flush
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
         with self.lock:
             if self.finished or os.getpid() != self.pid:
                 return
