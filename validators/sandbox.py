@@ -100,6 +100,18 @@ class SandboxResult:
                 "limit_hit": self.limit_hit, "descendants_killed": self.descendants_killed}
 
 
+def claims(tier: str) -> frozenset[str]:
+    """What a tier guarantees on this machine: Landlock scopes signals only from ABI 6 on, so
+    on an older kernel the landlock tier cannot promise that no signal leaves the sandbox."""
+    promised = TIER_CLAIMS[tier]
+    if tier == "landlock":
+        from validators.sandbox_init import SCOPED_SIGNALS_ABI, landlock_abi
+
+        if landlock_abi() < SCOPED_SIGNALS_ABI:
+            promised -= {"no-kill-outside"}
+    return promised
+
+
 def tier_rank(tier: str) -> int:
     if tier not in TIERS:
         raise UsageError(f"unknown sandbox tier {tier!r}; choose one of {', '.join(TIERS)}")

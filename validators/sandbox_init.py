@@ -36,6 +36,7 @@ FS_WRITE_RIGHTS_V1 = sum(1 << i for i in range(4, 13))  # remove dir/file, make 
 FS_REFER, FS_TRUNCATE = 1 << 13, 1 << 14
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX, SCOPE_SIGNAL = 1 << 0, 1 << 1
+SCOPED_SIGNALS_ABI = 6
 FILE_ONLY_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE
 
 RLIMITS = {
@@ -76,7 +77,7 @@ def apply_landlock(read_paths: list[str], write_paths: list[str]) -> None:
     fs |= FS_REFER if abi >= 2 else 0
     fs |= FS_TRUNCATE if abi >= 3 else 0
     net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
-    scoped = SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL if abi >= 6 else 0
+    scoped = SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL if abi >= SCOPED_SIGNALS_ABI else 0
     attr = _RulesetAttr(fs, net, scoped)
     size = ctypes.sizeof(_RulesetAttr) if abi >= 6 else (16 if abi >= 4 else 8)
     ruleset = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from validators.sandbox import TIER_CLAIMS, Limits, Sandbox, SandboxResult, available_tiers
+from validators.sandbox import Limits, Sandbox, SandboxResult, available_tiers, claims
 
 pytestmark = pytest.mark.hostile
 TIERS_HERE = available_tiers()
@@ -140,6 +140,13 @@ ATTACKS = {
             if libc.ptrace(16, pid, None, None) == 0:
                 print("LEAK attached", pid)
         """, _quiet, {}),
+    "signal-outside": Attack("no-kill-outside", """
+        try:
+            os.kill({test_pid}, 0)  # signal 0: only asks whether a signal would be allowed
+            print("LEAK could signal the test process")
+        except OSError:
+            pass
+        """, _quiet, {}),
     "unshare": Attack("no-unshare", """
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
@@ -153,7 +160,7 @@ ATTACKS = {
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_attack_ends_failed_or_contained(name, tier, monkeypatch, tmp_path):
     attack = ATTACKS[name]
-    if attack.claim not in TIER_CLAIMS[tier]:
+    if attack.claim not in claims(tier):
         pytest.skip(f"the {tier} tier does not claim {attack.claim!r}; a stronger tier must")
     token = secrets.token_hex(4)
     secret = f"gencheck-secret-{token}"
