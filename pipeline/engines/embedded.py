@@ -166,6 +166,7 @@ class EmbeddedEngine:
         self.n_ctx = lib.llama_n_ctx(self._ctx)
         self.n_batch = lib.llama_n_batch(self._ctx)
         self._pieces: dict[int, bytes] = {}
+        self._eog: dict[int, bool] = {}
         self._token_slot = (lib.llama_token * 1)()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -264,10 +265,16 @@ class EmbeddedEngine:
                      stream: EmbeddedStream) -> Iterator[Piece]:
         utf8 = Utf8Pieces()
         slot = self._token_slot
+        # One batch for every generated token: it points at `slot`, which each step refills.
+        single = lib.llama_batch_get_one(ctypes.cast(slot, ctypes.POINTER(lib.llama_token)), 1)
+        eog = self._eog
         remaining = n_predict
         while remaining != 0:
             token = lib.llama_sampler_sample(sampler, self._ctx, -1)  # accepts `token` itself
-            if self.is_end_of_generation(token):
+            is_end = eog.get(token)
+            if is_end is None:
+                is_end = eog[token] = self.is_end_of_generation(token)
+            if is_end:
                 stream.finish_reason = FINISH_EOS
                 break
             stream.n_generated_tokens += 1
@@ -277,7 +284,9 @@ class EmbeddedEngine:
             if remaining == 0 or n_past + 1 >= self.n_ctx:
                 break
             slot[0] = token
-            self._decode(slot, 0, 1)
+            status = lib.llama_decode(self._ctx, single)
+            if status != 0:
+                raise EngineError(f"llama_decode failed with status {status}")
             n_past += 1
         if stream.finish_reason is None:  # the limit or a full context, not an end token
             stream.finish_reason = FINISH_LENGTH
