@@ -96,3 +96,22 @@ def test_loading_the_plugin_imports_nothing_heavy() -> None:
             " if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_gate_test_runs_the_tiny_model_end_to_end(pytester: pytest.Pytester, tiny_model,
+                                                    tmp_path) -> None:
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.gencheck_gate(seeds=2)
+        def test_gate(gencheck):
+            result = gencheck.run("unsloth-qwq", n_predict=64)
+            assert (result.name, result.total) == ("unsloth-qwq", 2)
+            assert [s.seed for s in result.samples] == [1, 2]
+            assert result.pass_rate == 0.0  # bigram babble is never a program
+            comparison = gencheck.compare("unsloth-qwq-baseline", "unsloth-qwq", n_predict=64)
+            assert not comparison.significant()
+    """)
+    result = pytester.runpytest("--gencheck-model", str(tiny_model),
+                                "--gencheck-store", str(tmp_path / "gate.db"))
+    result.assert_outcomes(passed=1)
