@@ -152,12 +152,14 @@ def generate(
     progress: bool | None = None,
     on_piece: Callable[[Piece], None] | None = None,
     model_path: str | os.PathLike[str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Transcript:
     """Run one sample. `prompt` is fed verbatim (wrap it in the chat template before).
 
     `progress`: None = a progress line on stderr only when stderr is a terminal.
     `on_piece` sees every piece as it arrives (e.g. to echo raw bytes).
     `model_path` defaults to the engine's `model_path`; its sha256 is recorded when it is a file.
+    `extra` goes into the transcript's `extra`, beside the token limit and the engine's settings.
     """
     chain = concrete_seed(chain)
     guard_settings = loop_guard or LoopGuardSettings()
@@ -195,4 +197,10 @@ def generate(
         tokens_per_second=round(n_generated / seconds, 2) if seconds > 0 else None,
         finish_reason=stream.finish_reason or "unknown",
         loop_guard=stream.report(),
+        extra={"n_predict": n_predict, **_engine_settings(engine), **(extra or {})},
     )
+
+
+def _engine_settings(engine: Engine) -> dict[str, Any]:
+    settings = getattr(engine, "settings", None)
+    return {"engine_settings": settings()} if callable(settings) else {}

@@ -72,17 +72,28 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--model M.gguf is required (or --engine server with a running llama-server)")
     metadata = _metadata(flags.model)
     chain, notes = effective_chain(flags, metadata)
-    prompt, prompt_name = resolve_prompt(args, flags, metadata)
-    explanation = describe(chain, notes, server=args.engine == "server")
-    if args.explain:
-        print(explanation)
-        return 0
-    print(explanation, file=sys.stderr)
-    engine = _open_engine(args, flags)
+    engine = None if args.explain and args.engine == "embedded" else _open_engine(args, flags)
     try:
+        if args.engine == "server" and not metadata and engine is not None:
+            metadata = _server_template(engine, notes)
+        prompt, prompt_name = resolve_prompt(args, flags, metadata)
+        explanation = describe(chain, notes, server=args.engine == "server")
+        if args.explain or engine is None:
+            print(explanation)
+            return 0
+        print(explanation, file=sys.stderr)
         return _generate(args, flags, engine, prompt, prompt_name, chain)
     finally:
-        engine.close()
+        if engine is not None:
+            engine.close()
+
+
+def _server_template(engine: Engine, notes: list[str]) -> dict[str, str]:
+    """Without a local model file: the server's chat template, and a note on what is missing."""
+    notes.append("no --model given: the server model's general.sampling.* keys are not read "
+                  "(every setting is sent with the request)")
+    template = engine.props().get("chat_template") if hasattr(engine, "props") else None
+    return {"tokenizer.chat_template": template} if isinstance(template, str) and template else {}
 
 
 def _metadata(model: str | None) -> dict[str, str]:
@@ -181,7 +192,8 @@ def _generate(args: argparse.Namespace, flags: LlamaArgs, engine: Engine, prompt
     transcript = generate(engine, prompt, chain, n_predict=flags.n_predict,
                          prompt_name=prompt_name, on_piece=on_piece,
                          loop_guard=LoopGuardSettings(enabled=not args.no_loop_guard),
-                         model_path=flags.model)
+                         model_path=flags.model,
+                         extra={"raw": args.raw, "llama_args": list(args.extra_args or [])})
     metadata = transcript.metadata()
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -165,6 +165,11 @@ class EmbeddedEngine:
         self.n_vocab = lib.llama_vocab_n_tokens(self._vocab)
         self.n_ctx = lib.llama_n_ctx(self._ctx)
         self.n_batch = lib.llama_n_batch(self._ctx)
+        self._settings: dict[str, object] = {
+            "n_ctx": self.n_ctx, "n_batch": self.n_batch, "n_ubatch": cparams.n_ubatch,
+            "n_threads": threads, "n_gpu_layers": mparams.n_gpu_layers,
+            "kv_overrides": dict(kv_overrides or {}),
+        }
         self._pieces: dict[int, bytes] = {}
         self._eog: dict[int, bool] = {}
         self._token_slot = (lib.llama_token * 1)()
@@ -190,6 +195,10 @@ class EmbeddedEngine:
 
     def version(self) -> str:
         return f"llama-cpp-python {metadata.version('llama_cpp_python')}"
+
+    def settings(self) -> dict[str, object]:
+        """What a transcript needs besides the chain to run this engine the same way again."""
+        return dict(self._settings)
 
     # -- text <-> tokens ---------------------------------------------------------------------
 

@@ -83,6 +83,11 @@ class ServerEngine:
         """The model file as the server names it (it may live on another machine)."""
         return self.props().get("model_path")
 
+    def settings(self) -> dict[str, object]:
+        props = self.props()
+        generation = props.get("default_generation_settings") or {}
+        return {"url": self.url, "n_ctx": generation.get("n_ctx"), "total_slots": props.get("total_slots")}
+
     def version(self) -> str:
         build = self.props().get("build_info")
         return f"llama-server {build}" if build else "llama-server"
