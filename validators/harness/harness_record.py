@@ -33,6 +33,7 @@ class Recorder:
         self.frame_ops: list[list[Any]] = []
         self.screen: ScreenSurface | None = None
         self.texts: OrderedDict[int, tuple[pygame.Surface, str, list[int] | None]] = OrderedDict()
+        self.offscreen: OrderedDict[int, tuple[pygame.Surface, list[list[Any]]]] = OrderedDict()
 
     def add(self, op: list[Any]) -> None:
         self.frame_ops.append(op)
@@ -45,6 +46,41 @@ class Recorder:
         self.texts[id(surface)] = (surface, text, color)
         while len(self.texts) > 256:  # games re-render text every frame; keep the recent ones
             self.texts.popitem(last=False)
+
+    def note_offscreen(self, surface: pygame.Surface, op: list[Any]) -> None:
+        """A shape drawn on a surface other than the window (a sprite's image): kept, so a
+        blit of that surface onto the window records the shape where it lands."""
+        entry = self.offscreen.get(id(surface))
+        if entry is None or entry[0] is not surface:
+            entry = (surface, [])
+            self.offscreen[id(surface)] = entry
+        w, h = surface.get_size()
+        if op[0] == "fill" and op[2][2] >= w and op[2][3] >= h:
+            entry[1].clear()  # a fill of the whole surface covers what was drawn before
+        entry[1].append(op)
+        del entry[1][:-32]
+        self.offscreen.move_to_end(id(surface))
+        while len(self.offscreen) > 256:
+            self.offscreen.popitem(last=False)
+
+    def place(self, source: pygame.Surface, box: list[int], area: Any) -> bool:
+        """Record the shapes and text an off-screen surface holds, moved to where it was blitted."""
+        text = self.texts.get(id(source))
+        if text is not None and text[0] is source:
+            self.add(["text", text[2], box, 0, text[1]])
+            return True
+        entry = self.offscreen.get(id(source))
+        if entry is None or entry[0] is not source or not entry[1]:
+            return False
+        dx, dy = box[0], box[1]
+        if area is not None:
+            r = pygame.Rect(area)
+            dx, dy = dx - r.x, dy - r.y
+        for kind, color, (x, y, w, h), width, extra in entry[1]:
+            if isinstance(extra, list):
+                extra = [[px + dx, py + dy] for px, py in extra]
+            self.add([kind if kind != "fill" else "rect", color, [x + dx, y + dy, w, h], width, extra])
+        return True
 
 
 RECORDER = Recorder()
@@ -83,12 +119,23 @@ class ScreenSurface(pygame.Surface):
             box = [round(float(at[0])), round(float(at[1])), int(size[0]), int(size[1])]
         except (TypeError, ValueError):
             box = _box(drawn)
-        text = RECORDER.texts.get(id(source))
-        if text is not None and text[0] is source:
-            RECORDER.add(["text", text[2], box, 0, text[1]])
-        else:
+        if not RECORDER.place(source, box, area):
             RECORDER.add(["blit", None, box, 0, None])
         return drawn
+
+    def blits(self, blit_sequence: Any, doreturn: Any = 1) -> list[pygame.Rect] | None:
+        """Sprite groups draw with blits(): each blit is recorded like a single one."""
+        rects = [self.blit(*item) for item in blit_sequence]
+        return rects if doreturn else None
+
+
+class OffscreenSurface(pygame.Surface):
+    """What `pygame.Surface(...)` makes for the game: its fills are kept (see note_offscreen)."""
+
+    def fill(self, color: Any, rect: Any = None, special_flags: int = 0) -> pygame.Rect:
+        box = super().fill(color, rect, special_flags)
+        RECORDER.note_offscreen(self, ["fill", rgb(color, self), _box(box), 0, None])
+        return box
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int | None, name: str,
@@ -128,14 +175,17 @@ def _wrap_draw(name: str) -> Any:
 
     def draw(surface: pygame.Surface, color: Any, *args: Any, **kwargs: Any) -> pygame.Rect:
         drawn = real(surface, color, *args, **kwargs)
+        width = _arg(args, kwargs, width_at, "width", 0 if filled_by_default else 1)
+        box, extra = _intended_box(name, args, kwargs, drawn)
+        try:
+            width = int(width)
+        except (TypeError, ValueError):
+            width = 0
+        op = [name, rgb(color, surface), box, width, extra]
         if surface is RECORDER.screen:
-            width = _arg(args, kwargs, width_at, "width", 0 if filled_by_default else 1)
-            box, extra = _intended_box(name, args, kwargs, drawn)
-            try:
-                width = int(width)
-            except (TypeError, ValueError):
-                width = 0
-            RECORDER.add([name, rgb(color, surface), box, width, extra])
+            RECORDER.add(op)
+        else:
+            RECORDER.note_offscreen(surface, op)
         return drawn
 
     draw.__name__ = name
@@ -165,6 +215,7 @@ def install() -> None:
     for name in real_draw:
         setattr(pygame.draw, name, _wrap_draw(name))
     pygame.display.set_mode = set_mode
+    pygame.Surface = OffscreenSurface
     pygame.display.get_surface = get_surface
     pygame.font.Font = RecordingFont
     # SysFont builds its fonts through pygame.sysfont's own `Font` name
