@@ -240,3 +240,29 @@ def smoke_report_of(code: str, only: tuple[str, ...]):
     from validators.smoke import SmokeOptions, run_smoke
 
     return run_smoke(code, SmokeOptions(only=only, requirements=False))
+
+
+def test_text_drawn_with_pygame_freetype_is_recorded_too():
+    code = """
+import sys
+import pygame
+import pygame.freetype
+pygame.init()
+screen = pygame.display.set_mode((300, 300))
+big, small = pygame.freetype.SysFont(None, 24), pygame.freetype.Font(None, 20)
+clock = pygame.time.Clock()
+while True:
+    for e in pygame.event.get():
+        if e.type == pygame.QUIT:
+            sys.exit()
+    screen.fill((200, 220, 255))
+    big.render_to(screen, (200, 10), "7", (0, 0, 0))
+    surface, _ = small.render("Best: 3", (0, 0, 0))
+    screen.blit(surface, (50, 100))
+    pygame.display.flip()
+    clock.tick(60)
+"""
+    report = smoke_report_of(code, ("window-close",))
+    ops = report.runs["window-close"].frames[3]["ops"]
+    assert [(op[4], op[2][:2]) for op in ops if op[0] == "text"] == [("7", [200, 10]), ("Best: 3", [50, 100])]
+    assert report.findings == []

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 import pygame
+import pygame.freetype
 import pygame.sysfont
 
 real_draw = {name: getattr(pygame.draw, name) for name in
@@ -201,6 +202,24 @@ class RecordingFont(real_font_class):  # type: ignore[misc, valid-type]
         return surface
 
 
+class RecordingFreetypeFont(pygame.freetype.Font):  # type: ignore[misc]
+    """pygame.freetype's Font: render() surfaces remember their text; render_to() on the
+    window records the text where it was drawn."""
+
+    def render(self, text: Any, fgcolor: Any = None, *args: Any, **kwargs: Any) -> Any:
+        surface, rect = super().render(text, fgcolor, *args, **kwargs)
+        RECORDER.note_text(surface, str(text), rgb(fgcolor) if fgcolor is not None else None)
+        return surface, rect
+
+    def render_to(self, surf: Any, dest: Any, text: Any, fgcolor: Any = None, *args: Any,
+                  **kwargs: Any) -> pygame.Rect:
+        rect = super().render_to(surf, dest, text, fgcolor, *args, **kwargs)
+        if surf is RECORDER.screen:
+            RECORDER.add(["text", rgb(fgcolor) if fgcolor is not None else None, _box(rect), 0,
+                          str(text)])
+        return rect
+
+
 def set_mode(size: Any = (0, 0), flags: int = 0, *args: Any, **kwargs: Any) -> pygame.Surface:
     display = real_set_mode(size, flags, *args, **kwargs)
     RECORDER.screen = ScreenSurface(display.get_size(), 0, display)
@@ -220,3 +239,4 @@ def install() -> None:
     pygame.font.Font = RecordingFont
     # SysFont builds its fonts through pygame.sysfont's own `Font` name
     pygame.sysfont.Font = RecordingFont
+    pygame.freetype.Font = RecordingFreetypeFont  # pygame.freetype.SysFont builds through it
