@@ -266,3 +266,13 @@ while True:
     ops = report.runs["window-close"].frames[3]["ops"]
     assert [(op[4], op[2][:2]) for op in ops if op[0] == "text"] == [("7", [200, 10]), ("Best: 3", [50, 100])]
     assert report.findings == []
+
+
+@pytest.mark.parametrize("tier", available_tiers())
+def test_the_harness_plays_at_every_sandbox_tier_here(tier):
+    from validators.smoke import SmokeOptions, run_smoke
+
+    report = run_smoke(game_code("healthy_polling"),
+                       SmokeOptions(sandbox_tier=tier, only=("window-close",), requirements=False))
+    assert report.sandbox_tier == tier and report.findings == []
+    assert report.scenarios["window-close"]["outcome"] == "exit"
