@@ -210,3 +210,17 @@ def _cache_root(tiny_model: Path) -> Path:
         if parent.name.startswith("gencheck-cache"):
             return parent
     return tiny_model.parent.parent
+
+
+def test_a_changed_validator_revalidates_stored_samples_without_generating(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = REPO / "fixtures" / "corpus" / "answer_flappy_shapes.txt"
+    argv = ["--engine", "replay", "--model", str(recorded), "--seeds", "1", "--no-smoke", "--jobs", "1",
+            "--store", str(tmp_path / "s.db"), "--json"]
+    run_cli(capsys, *argv)
+    monkeypatch.setattr("pipeline.run.validators_version", lambda: "a-newer-validator")
+    _, out, _ = run_cli(capsys, *argv)
+    assert (json.loads(out)["generated"], json.loads(out)["reused"]) == (0, 1)
+    with Store(tmp_path / "s.db") as store:
+        versions = [r[0] for r in store.db.execute("SELECT validators_version FROM validations")]
+        assert len(versions) == 2 and versions[1] == "a-newer-validator"

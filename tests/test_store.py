@@ -166,3 +166,14 @@ def test_sigkill_mid_write_never_leaves_half_a_sample(tmp_path: Path) -> None:
             assert row["run_id"] is not None, "a sample without its run link"
             assert row["text"] == "x" * 200_000 + str(row["seed"]), "a truncated sample"
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_model_hash_is_remembered_until_the_file_changes(tmp_path: Path) -> None:
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF one")
+    with Store(tmp_path / "s.db") as store:
+        assert store.cached_model_hash(model) is None
+        store.remember_model_hash(model, "a" * 64)
+        assert store.cached_model_hash(model) == "a" * 64
+        model.write_bytes(b"GGUF two, longer")
+        assert store.cached_model_hash(model) is None
