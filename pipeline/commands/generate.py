@@ -49,11 +49,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="write the generated text to FILE and its metadata to FILE.json")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (metadata and text) instead of streaming text")
-    parser.add_argument("--engine", choices=("embedded", "server"), default="embedded",
+    parser.add_argument("--engine", choices=("embedded", "server", "openai"), default="embedded",
                         help="embedded: llama.cpp in this process (default); server: a running "
-                        "llama-server")
+                        "llama-server (exact chain); openai: an OpenAI-compatible server such as "
+                        "vLLM or Ollama (cannot honour the order, DRY, XTC...: it says what)")
     parser.add_argument("--server-url", default=None, metavar="URL",
-                        help="llama-server's address for --engine server (default http://127.0.0.1:8080)")
+                        help="the server's address (default http://127.0.0.1:8080 for llama-server, "
+                        "http://127.0.0.1:8000/v1 for openai)")
+    parser.add_argument("--server-model", default=None, metavar="NAME",
+                        help="the model name an OpenAI-compatible server should use")
     parser.add_argument("--no-loop-guard", action="store_true",
                         help="do not stop a run that has fallen into a repetition")
     parser.add_argument("--explain", action="store_true",
@@ -66,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.llama_flags import parse_llama_args
 
     flags = parse_llama_args(list(getattr(args, "extra_args", None) or []))
-    if args.server_url and args.engine != "server":
-        raise UsageError("--server-url needs --engine server")
+    if (args.server_url or args.server_model) and args.engine == "embedded":
+        raise UsageError("--server-url and --server-model need --engine server or openai")
     if args.engine == "embedded" and not flags.model:
         raise UsageError("--model M.gguf is required (or --engine server with a running llama-server)")
     metadata = _metadata(flags.model)
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         if args.engine == "server" and not metadata and engine is not None:
             metadata = _server_template(engine, notes)
         prompt, prompt_name = resolve_prompt(args, flags, metadata)
-        explanation = describe(chain, notes, server=args.engine == "server")
+        explanation = describe(chain, notes, engine=args.engine)
         if args.explain or engine is None:
             print(explanation)
             return 0
@@ -131,11 +135,13 @@ def resolve_prompt(args: argparse.Namespace, flags: LlamaArgs,
     return (prompt.wrapped() if args.raw else wrap_prompt(prompt, template=template)), prompt.name
 
 
-def describe(chain: SamplerChain, notes: list[str], *, server: bool) -> str:
+def describe(chain: SamplerChain, notes: list[str], *, engine: str = "embedded") -> str:
     lines = [chain.explain()]
     lines += [f"not used: {line}" for line in chain.unused_settings() if line not in lines[0]]
-    if server:
+    if engine == "server":
         lines += [f"llama-server: {line}" for line in chain.server_limitations()]
+    elif engine == "openai":
+        lines += [f"openai-compatible server: {line}" for line in chain.openai_limitations()]
     lines += [f"note: {line}" for line in notes]
     return "\n".join(lines)
 
@@ -156,6 +162,11 @@ def embedded_options(flags: LlamaArgs) -> dict[str, Any]:
 
 
 def _open_engine(args: argparse.Namespace, flags: LlamaArgs) -> Engine:
+    if args.engine == "openai":
+        from pipeline.engines.openai_compat import DEFAULT_URL as OPENAI_URL
+        from pipeline.engines.openai_compat import OpenAIEngine
+
+        return OpenAIEngine(args.server_url or OPENAI_URL, model=args.server_model)
     if args.engine == "server":
         from pipeline.engines.server import DEFAULT_URL, ServerEngine
 

@@ -140,3 +140,18 @@ def test_generate_through_the_server_engine_records_it(server_url: str, capsys) 
     record = json.loads(capsys.readouterr().out)
     assert record["engine"] == "server" and record["engine_version"].startswith("llama-server")
     assert 0 < record["n_generated_tokens"] <= 50
+
+
+def test_openai_engine_on_llama_servers_v1_matches_greedy_text(tiny_model: Path, server_url: str) -> None:
+    # Greedy: the only choice no fixed server order can change, so the text must match.
+    from pipeline.engines.openai_compat import OpenAIEngine
+
+    chain = parse_llama_args(["--temp", "0", "--seed", "1"]).chain
+    request = GenerationRequest(PROMPT, chain, 120)
+    with EmbeddedEngine(tiny_model, n_ctx=4096, n_threads=1) as engine:
+        stream = engine.stream(request)
+        expected = "".join(piece.text for piece in stream)
+    remote = OpenAIEngine(f"{server_url}/v1").stream(request)
+    assert "".join(piece.text for piece in remote) == expected
+    assert remote.finish_reason == stream.finish_reason
+    assert remote.n_generated_tokens == stream.n_generated_tokens

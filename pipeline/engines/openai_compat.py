@@ -1,0 +1,168 @@
+"""The OpenAI-compatible engine: `/v1/completions` on vLLM, Ollama, llama-server or the like.
+
+Such a server has its own fixed sampler order and no DRY, XTC, top-n-sigma or typical sampling,
+so it cannot reproduce a llama.cpp chain: `limitations()` (the chain's `openai_limitations()`)
+says what will not be honoured, and `gencheck generate --engine openai` prints it before
+generating. What it can carry is sent: temperature, top_p, seed, the token limit, presence and
+frequency penalties, logit bias, and vLLM's extra fields top_k, min_p and repetition_penalty
+(Ollama and others ignore those). Standard library only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+from pipeline.engines.base import FINISH_EOS, FINISH_LENGTH, GenerationRequest, Piece
+from pipeline.engines.server import ServerError, _error_message
+from pipeline.samplers import SamplerChain
+
+DEFAULT_URL = "http://127.0.0.1:8000/v1"
+OPENAI_BIAS_LIMIT = 100.0  # the API's logit_bias range is -100..100
+
+
+def completion_fields(chain: SamplerChain) -> dict[str, Any]:
+    """The chain's settings that an OpenAI-style completion request can carry.
+
+    A stage the chain does not run is sent in its neutral form, so the server's own defaults
+    (which may not be neutral) do not creep in.
+    """
+    p, order = chain.params, set(chain.effective_order())
+    fields: dict[str, Any] = {
+        "temperature": p.temp if "temperature" in order else 1.0,
+        "top_p": p.top_p if "top_p" in order else 1.0,
+        "top_k": p.top_k if "top_k" in order and p.top_k > 0 else -1,
+        "min_p": p.min_p if "min_p" in order else 0.0,
+        "presence_penalty": p.penalty_present if "penalties" in order else 0.0,
+        "frequency_penalty": p.penalty_freq if "penalties" in order else 0.0,
+        "repetition_penalty": p.penalty_repeat if "penalties" in order else 1.0,
+    }
+    if chain.seed != 0xFFFFFFFF:
+        fields["seed"] = chain.seed
+    if chain.logit_bias:
+        fields["logit_bias"] = {str(token): max(-OPENAI_BIAS_LIMIT, min(OPENAI_BIAS_LIMIT, bias))
+                                if not math.isinf(bias) else -OPENAI_BIAS_LIMIT
+                                for token, bias in chain.logit_bias}
+    return fields
+
+
+class OpenAIEngine:
+    """A server speaking OpenAI's completions API at `url` (ending in /v1), serving `model`."""
+
+    name = "openai"
+
+    def __init__(self, url: str = DEFAULT_URL, *, model: str | None = None,
+                 api_key: str | None = None, timeout_s: float = 600.0) -> None:
+        parsed = urllib.parse.urlsplit(url if "//" in url else f"http://{url}")
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ServerError(f"--server-url {url!r} is not an http:// URL")
+        self.url = url
+        self._parsed = parsed
+        self.model = model
+        self._api_key = api_key
+        self.timeout_s = timeout_s
+
+    def version(self) -> str:
+        return f"openai-compatible server at {self.url}" + (f" ({self.model})" if self.model else "")
+
+    def settings(self) -> dict[str, object]:
+        return {"url": self.url, "model": self.model}
+
+    @staticmethod
+    def limitations(chain: SamplerChain) -> list[str]:
+        return chain.openai_limitations()
+
+    def request_body(self, request: GenerationRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {"prompt": request.prompt, "stream": True,
+                                "stream_options": {"include_usage": True},
+                                **completion_fields(request.chain)}
+        if request.n_predict >= 0:
+            body["max_tokens"] = request.n_predict
+        if self.model:
+            body["model"] = self.model
+        return body
+
+    def _post(self, body: dict[str, Any]) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        cls = http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
+        connection = cls(self._parsed.hostname or "", self._parsed.port, timeout=self.timeout_s)
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        try:
+            connection.request("POST", self._parsed.path.rstrip("/") + "/completions",
+                               body=json.dumps(body).encode("utf-8"), headers=headers)
+            response = connection.getresponse()
+        except OSError as error:
+            connection.close()
+            raise ServerError(f"the server at {self.url} is unreachable ({error}); start it or fix "
+                              "--server-url") from None
+        if response.status != 200:
+            detail = response.read(2000).decode("utf-8", "replace").strip()
+            connection.close()
+            raise ServerError(f"the server at {self.url} answered {response.status}: {_error_message(detail)}")
+        return connection, response
+
+    def stream(self, request: GenerationRequest) -> OpenAIStream:
+        return OpenAIStream(self, request)
+
+    def close(self) -> None:
+        pass
+
+
+class OpenAIStream:
+    """Pieces from the completions event stream; token counts come from the final `usage`."""
+
+    def __init__(self, engine: OpenAIEngine, request: GenerationRequest) -> None:
+        self.finish_reason: str | None = None
+        self.n_prompt_tokens = 0
+        self.n_generated_tokens = 0
+        self._connection: http.client.HTTPConnection | None = None
+        self._pieces = self._events(engine, request)
+
+    def _events(self, engine: OpenAIEngine, request: GenerationRequest) -> Iterator[Piece]:
+        self._connection, response = engine._post(engine.request_body(request))
+        events = 0
+        try:
+            for raw_line in response:
+                line = raw_line.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    break
+                event = json.loads(payload)
+                if "error" in event:
+                    raise ServerError(f"the server: {_error_message(json.dumps(event))}")
+                usage = event.get("usage") or {}
+                if usage:
+                    self.n_prompt_tokens = int(usage.get("prompt_tokens", 0))
+                    self.n_generated_tokens = int(usage.get("completion_tokens", 0))
+                for choice in event.get("choices") or []:
+                    if choice.get("finish_reason"):
+                        self.finish_reason = FINISH_LENGTH if choice["finish_reason"] == "length" else FINISH_EOS
+                    text = choice.get("text") or ""
+                    if text:
+                        # Without per-token data, one event is counted as one token.
+                        events += 1
+                        yield Piece(text, text.encode("utf-8"), 1, None)
+        finally:
+            self._connection.close()
+        if not self.n_generated_tokens:  # a server that sends no usage: count the events
+            self.n_generated_tokens = events
+        if self.finish_reason is None:
+            raise ServerError("the server closed the stream before saying why it stopped")
+
+    def __iter__(self) -> Iterator[Piece]:
+        return self
+
+    def __next__(self) -> Piece:
+        return next(self._pieces)
+
+    def close(self) -> None:
+        self._pieces.close()
+        if self._connection is not None:
+            self._connection.close()
