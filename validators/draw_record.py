@@ -109,7 +109,7 @@ def track_bird(frames: Sequence[Frame], window: Sequence[int]) -> BirdTrack | No
         score = len(items) + (50 if is_dark(rgb) else 0)
         candidates.append((score, statistics.mean(xs), kind, rgb, items))
     if not candidates:
-        return None
+        return _track_by_place(frames, window)
     candidates.sort(key=lambda c: (-c[0], min(f for f, _ in c[4])))
     _, x0, _, _, _ = candidates[0]
     joined = [c for c in candidates if abs(c[1] - x0) <= 12]
@@ -120,6 +120,28 @@ def track_bird(frames: Sequence[Frame], window: Sequence[int]) -> BirdTrack | No
             ys_by_frame.setdefault(f, s.cy)
     forms = Counter(s.form for _, s in first[4])
     return BirdTrack(first[2], first[3], forms.most_common(1)[0][0], ys_by_frame)
+
+
+def _track_by_place(frames: Sequence[Frame], window: Sequence[int]) -> BirdTrack | None:
+    """A bird re-coloured on every frame (a flicker defect) forms no colour series: group the
+    small shapes by kind and x instead."""
+    width, height = window
+    series: dict[tuple[str, int], list[tuple[int, Shape]]] = {}
+    for frame in drawn(frames):
+        for s in shapes(frame):
+            if 6 <= s.w <= width * 0.2 and 6 <= s.h <= height * 0.15:
+                series.setdefault((s.kind, round(s.cx)), []).append((frame["f"], s))
+    moving = [(len(items), key[1], items) for key, items in series.items()
+              if len(items) >= 10 and statistics.pstdev([s.cy for _, s in items]) >= 2]
+    if not moving:
+        return None
+    _, x0, items = max(moving, key=lambda m: m[0])
+    ys: dict[int, float] = {}
+    for _, x, joined in moving:  # a restart may re-choose the shape: same place, one bird
+        for f, s in joined if abs(x - x0) <= 12 else ():
+            ys.setdefault(f, s.cy)
+    forms = Counter(s.form for _, s in items)
+    return BirdTrack(items[0][1].kind, items[0][1].rgb, forms.most_common(1)[0][0], ys)
 
 
 @dataclass(frozen=True)

@@ -22,24 +22,20 @@ def needed_opening(bird_h: int) -> float:
     return bird_h + max(6.0, BIRD_MARGIN * bird_h)
 
 
-def openings(run: Played) -> list[tuple[int, pv.Pair, float, str]]:
-    """(frame, first pair, opening in px, why) for each distinct pipe opening the bird met:
-    the pair ahead of it, with every pair overlapping that one in x."""
-    bird_x = run.bird_x
+def openings(run: Played, bird: pv.Box) -> list[tuple[int, pv.Pair, float, str]]:
+    """(frame, pair, opening in px, why) for each distinct pipe opening the bird met (a pair
+    level with the bird); pairs that overlap in x come merged (play_view.merge_overlapping),
+    their opening the intersection of their gaps."""
+    left, right = (run.bird_x or bird.cx) - bird.w / 2, (run.bird_x or bird.cx) + bird.w / 2
     seen: dict[tuple[int, int, int], tuple[int, pv.Pair, float, str]] = {}
     for frame, pairs in run.pairs.items():
-        ahead = [p for p in pairs if bird_x is None or p.right >= bird_x - 20]
-        for i, first in enumerate(ahead):
-            group = [first] + [p for p in ahead[i + 1:] if p.x < first.right]
-            if len(group) > 1:
-                top = max(p.gap_top for p in group)
-                bottom = min(p.gap_bottom for p in group)
-                size, why = float(bottom - top), "overlaps the next pair"
-            else:
-                size, why = float(first.gap), "gap"
-            key = (first.gap_top, first.gap_bottom, len(group))
+        for pair in pairs:
+            if pair.x > right or pair.right < left:
+                continue
+            key = (pair.gap_top, pair.gap_bottom, pair.pipes)
             if key not in seen:
-                seen[key] = (frame, first, size, why)
+                why = "overlaps the next pair" if pair.pipes > 1 else "gap"
+                seen[key] = (frame, pair, float(pair.gap), why)
     return list(seen.values())
 
 
@@ -58,13 +54,13 @@ def check_pipes_playable(autopilot: Played | None, budget_s: float) -> list[Find
                         "that stays in place while it moves up and down)", None,
                         **where(autopilot, autopilot.frames[-1]["f"]))]
     need = needed_opening(bird.h)
-    met = openings(autopilot)
+    met = openings(autopilot, bird)
     bad = [(f, p, size, why) for f, p, size, why in met if size < need]
     if passed == 0:
         if met and len(bad) == len(met):
             frame, pair, size, why = bad[0]
             return [finding("requirements/pipes-impossible", _describe(pair, size, why, bird.h) +
-                            ": the bird cannot pass any pipe", None,
+                            "; no pipe can be passed", None,
                             **where(autopilot, frame, gap_px=round(size), bird_px=bird.h))]
         last = max(autopilot.birds)
         return [finding("smoke/autopilot", f"the autopilot passed no pipe in {budget_s:.0f} s of play "

@@ -9,6 +9,7 @@ trusts the child's own word.
 from __future__ import annotations
 
 import re
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -35,31 +36,42 @@ class Played:
     screenshots: list[Path] = field(default_factory=list)
 
     @cached_property
-    def track(self) -> dr.BirdTrack | None:
-        return dr.track_bird(self.frames, self.window)
+    def bird_key(self) -> tuple[str, int] | None:
+        """(kind, centre x) of the bird: a small shape seen at one x in many frames whose y
+        moves. Keyed by place, not colour, so a bird whose colour changes stays one bird."""
+        seen: dict[tuple[str, int], list[float]] = {}
+        area: dict[tuple[str, int], int] = {}
+        twice: dict[tuple[str, int], int] = {}   # frames with two such shapes: not one bird
+        for frame in self.frames:
+            here: set[tuple[str, int]] = set()
+            for b in pv.boxes(frame["ops"]):
+                if pv.is_small(b, self.window) and 0 <= b.cy < self.window[1]:
+                    key = (b.kind, round(b.cx))
+                    if key in here:
+                        twice[key] = twice.get(key, 0) + 1
+                        continue
+                    here.add(key)
+                    seen.setdefault(key, []).append(b.cy)
+                    area[key] = max(area.get(key, 0), b.w * b.h)
+        moving = [(len(ys) + area[key] / 100, key) for key, ys in seen.items()
+                  if len(ys) >= 10 and len(set(ys)) >= 5 and statistics.pstdev(ys) >= 2
+                  and twice.get(key, 0) <= 0.2 * len(ys)]
+        return max(moving)[1] if moving else None
 
     @cached_property
     def birds(self) -> dict[int, pv.Box]:
-        """frame -> the bird's box: the tracked shape, or after a restart that re-chose its
-        colour or shape (and before it moves again) the small shape at the bird's x."""
-        track = self.track
-        if track is None:
+        """frame -> the bird's box: the small shape at the bird's x (its kind first, then any:
+        a restart may re-choose the shape)."""
+        key = self.bird_key
+        if key is None:
             return {}
-        xs = []
-        for frame in self.frames:
-            y = track.ys.get(frame["f"])
-            if y is not None:
-                xs += [b.cx for b in pv.boxes(frame["ops"]) if b.cy == y and pv.is_small(b, self.window)]
-        if not xs:
-            return {}
-        x = sorted(xs)[len(xs) // 2]
         found = {}
         for frame in self.frames:
-            near = [b for b in pv.boxes(frame["ops"]) if pv.is_small(b, self.window)
-                    and abs(b.cx - x) <= 12 and 0 <= b.cy < self.window[1]]
-            if near:
-                mine = [b for b in near if (b.kind, b.rgb) == (track.kind, track.rgb)]
-                found[frame["f"]] = max(mine or near, key=lambda b: b.w * b.h)
+            shapes = pv.boxes(frame["ops"])
+            small = [b for b in shapes if pv.is_small(b, self.window) and 0 <= b.cy < self.window[1]]
+            bird = pv.bird_near(small, key[0], key[1])
+            if bird is not None:
+                found[frame["f"]] = bird
         return found
 
     @cached_property

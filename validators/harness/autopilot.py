@@ -33,6 +33,7 @@ STILL_FRAMES = 25            # the bird has not moved this long: the game is ove
 RESTART_WAIT = 10            # frames between seeing the game over and pressing SPACE
 FINAL_RESTART_FRAMES = 30    # frames to watch the restarted game before finishing
 GIVE_UP_FALL_FRAMES = 300    # a bird that will not fall after the run (still flying) ends it
+GIVE_UP_AFTER_LOSSES = 4     # games lost without a single pass: the game is not playable
 HISTORY = 40
 
 
@@ -42,8 +43,8 @@ class Autopilot:
         self.passed = 0
         self.frame = 0
         self.key_down = False
-        self.tracks: dict[tuple[str, tuple[int, int, int]], deque[tuple[int, Box]]] = {}
-        self.bird_key: tuple[str, tuple[int, int, int]] | None = None
+        self.tracks: dict[tuple[str, int], deque[tuple[int, Box]]] = {}
+        self.bird_key: tuple[str, int] | None = None
         self.bird: Box | None = None
         self.bird_x: float | None = None
         self.ys: deque[tuple[int, float]] = deque(maxlen=HISTORY)
@@ -57,6 +58,7 @@ class Autopilot:
         self.restart_at: int | None = None
         self.done_flying_at: int | None = None
         self.final_restart_at: int | None = None
+        self.losses = 0
 
     # The harness calls this at every frame boundary ------------------------------------------
     def actions_for_frame(self, frame: int, last_frame_ops: Sequence[Any]) -> list[tuple[str, str | None]]:
@@ -88,34 +90,28 @@ class Autopilot:
 
     def _find_bird(self, frame: int, shapes: list[pv.Box], window: Sequence[int]) -> pv.Box | None:
         small = [b for b in shapes if pv.is_small(b, window) and 0 <= b.cx < window[0] and 0 <= b.cy < window[1]]
-        for b in small:
-            track = self.tracks.setdefault((b.kind, b.rgb), deque(maxlen=HISTORY))
+        for b in small:  # keyed by place, not colour: a bird may change colour
+            track = self.tracks.setdefault((b.kind, round(b.cx)), deque(maxlen=HISTORY))
             if not track or track[-1][0] != frame:
                 track.append((frame, b))
         if self.bird_key is None:
             self.bird_key = self._pick_bird()
         if self.bird_key is None:
             return None
-        same = [b for b in small if (b.kind, b.rgb) == self.bird_key]
-        if same:
-            bird = max(same, key=lambda b: b.w * b.h)
-        else:  # re-chosen colour or shape after a restart: the small shape at the bird's x
-            near = [b for b in small if self.bird_x is not None and abs(b.cx - self.bird_x) <= 12]
-            if not near:
-                return None
-            bird = max(near, key=lambda b: b.w * b.h)
-            self.bird_key = (bird.kind, bird.rgb)
-        self.bird_x = bird.cx
+        kind, x = self.bird_key
+        bird = pv.bird_near(small, kind, x)
+        if bird is not None:
+            self.bird_x = bird.cx
         return bird
 
-    def _pick_bird(self) -> tuple[str, tuple[int, int, int]] | None:
+    def _pick_bird(self) -> tuple[str, int] | None:
         best = None
         for key, track in self.tracks.items():
             recent = [b for f, b in track if f >= self.frame - HISTORY]
             if len(recent) < 8:
                 continue
             xs, ys = [b.cx for b in recent], [b.cy for b in recent]
-            if statistics.pstdev(xs) > 3 or max(ys) - min(ys) < 4:
+            if statistics.pstdev(xs) > 3 or max(ys) - min(ys) < 4 or len(set(ys)) < 5:
                 continue
             area = recent[-1].w * recent[-1].h
             if best is None or area > best[0]:
@@ -171,6 +167,9 @@ class Autopilot:
             return False
         self.restart_at, self.still_since = None, None
         self.ys.clear()
+        self.losses += 1
+        if self.passed == 0 and self.losses >= GIVE_UP_AFTER_LOSSES:
+            self.finished = "autopilot-gave-up"
         if self.done_flying_at is not None and self.final_restart_at is None:
             self.final_restart_at = frame
         return True

@@ -57,6 +57,7 @@ class Pair:
     gap_top: int
     gap_bottom: int
     rgb: tuple[int, int, int]
+    pipes: int = 1   # pairs merged into this one because they overlap in x
 
     @property
     def right(self) -> int:
@@ -90,8 +91,19 @@ def land_top(shapes: Sequence[Box], window: Sequence[int]) -> int:
 
 
 def is_small(b: Box, window: Sequence[int]) -> bool:
-    """Bird-sized: a few pixels to a fifth of the width, under a seventh of the height."""
-    return 6 <= b.w <= window[0] * 0.2 and 6 <= b.h <= window[1] * 0.15
+    """Bird-sized: a few pixels to a fifth of the width, under a seventh of the height, and
+    not hanging from the top edge (the stub of a top pipe is that small too)."""
+    return 6 <= b.w <= window[0] * 0.2 and 6 <= b.h <= window[1] * 0.15 and b.y > 0
+
+
+def bird_near(shapes: Sequence[Box], kind: str, x: float) -> Box | None:
+    """The bird where it was last seen: the small shape closest to its x (its kind first; a
+    restart may re-choose the shape), so a short pipe passing by is not taken for it."""
+    near = [b for b in shapes if abs(b.cx - x) <= 12]
+    if not near:
+        return None
+    same = [b for b in near if b.kind == kind] or near
+    return min(same, key=lambda b: (abs(b.cx - x), -b.w * b.h))
 
 
 def pipe_pairs(shapes: Sequence[Box], window: Sequence[int], bird: Box | None = None) -> list[Pair]:
@@ -124,7 +136,22 @@ def pipe_pairs(shapes: Sequence[Box], window: Sequence[int], bird: Box | None = 
                 gap_bottom = cap.y
         x = min(top.x, low.x)
         pairs.append(Pair(x, max(top.right, low.right) - x, gap_top, gap_bottom, top.rgb))
-    return sorted(pairs, key=lambda p: p.x)
+    return merge_overlapping(sorted(pairs, key=lambda p: p.x))
+
+
+def merge_overlapping(pairs: Sequence[Pair]) -> list[Pair]:
+    """Pairs that overlap in x are one obstacle: the bird must fit through all their gaps at
+    once, so its opening is their intersection (none left: gap_top == gap_bottom)."""
+    merged: list[Pair] = []
+    for pair in pairs:
+        if merged and pair.x < merged[-1].right:
+            last = merged[-1]
+            top, bottom = max(last.gap_top, pair.gap_top), min(last.gap_bottom, pair.gap_bottom)
+            right = max(last.right, pair.right)
+            merged[-1] = Pair(last.x, right - last.x, top, max(top, bottom), last.rgb, last.pipes + pair.pipes)
+        else:
+            merged.append(pair)
+    return merged
 
 
 def _is_bird(b: Box, bird: Box | None) -> bool:
@@ -157,13 +184,7 @@ def ahead(pairs: Sequence[Pair], bird: Box) -> list[Pair]:
 
 
 def opening(pairs: Sequence[Pair]) -> tuple[float, float] | None:
-    """The vertical opening left by the first pair ahead and every pair overlapping it in x:
-    overlapping pipes leave only the intersection of their gaps (None when there is none)."""
-    if not pairs:
+    """The vertical opening of the first pair ahead (None when it leaves none)."""
+    if not pairs or pairs[0].gap <= 0:
         return None
-    first = pairs[0]
-    top, bottom = first.gap_top, first.gap_bottom
-    for other in pairs[1:]:
-        if other.x < first.right:
-            top, bottom = max(top, other.gap_top), min(bottom, other.gap_bottom)
-    return (top, bottom) if bottom > top else None
+    return pairs[0].gap_top, pairs[0].gap_bottom

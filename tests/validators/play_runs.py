@@ -1,0 +1,32 @@
+"""Whole validations of the play corpus (fixtures/play/), each run once per test session:
+a real sandbox, real pygame, every scenario of the prompt including the autopilot and seeds."""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from pathlib import Path
+
+from validators.play_track import Played, played_runs
+from validators.smoke import SmokeOptions, SmokeReport, run_smoke
+
+PLAY = Path(__file__).resolve().parents[2] / "fixtures" / "play"
+SHOTS_ROOT = Path("/tmp") / "gencheck-play-shots"
+
+
+@functools.cache
+def manifest() -> dict[str, dict]:
+    return tomllib.loads((PLAY / "expected.toml").read_text(encoding="utf-8"))["games"]
+
+
+def code(name: str) -> str:
+    return (PLAY / f"{name}.py").read_text(encoding="utf-8")
+
+
+@functools.cache
+def play_report(name: str) -> SmokeReport:
+    return run_smoke(code(name), SmokeOptions(screenshots_dir=SHOTS_ROOT / name))
+
+
+def autopilot_run(name: str) -> Played:
+    return played_runs(play_report(name).runs)["autopilot"]
