@@ -139,6 +139,18 @@ class RunReport:
     comparisons: tuple[Comparison, ...]
     gates: tuple[Gate, ...] = ()
     notes: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)  # the run row's
+
+    def headline(self) -> str:
+        """When, on what prompt and engine, with which validators: one line for every report."""
+        s = self.settings
+        parts = [f"started {s['started_at']}" if s.get("started_at") else "",
+                 f"prompt {s['prompt']}" if s.get("prompt") else "",
+                 f"engine {s['engine']}" if s.get("engine") else "",
+                 f"n_predict {s['n_predict']}" if s.get("n_predict") is not None else "",
+                 "smoke run on" if s.get("smoke") else "smoke run off" if "smoke" in s else "",
+                 f"validators {s['validators_version']}" if s.get("validators_version") else ""]
+        return " · ".join(p for p in parts if p)
 
     @property
     def gates_hold(self) -> bool:
@@ -195,4 +207,4 @@ def build_report(store: Store, run_id: int, *, min_pass_rate: float | None = Non
     return RunReport(
         run_id=run_id, generated=sum(not r.reused for r in rows), reused=sum(r.reused for r in rows),
         samples=samples, configs=configs, comparisons=comparisons_of(configs), gates=gates,
-        notes=tuple(notes))
+        notes=tuple(notes), settings=store.run_settings(run_id))

@@ -117,7 +117,7 @@ def write_junit(report: RunReport, path: Path) -> None:
 def to_markdown(report: RunReport) -> str:
     """A summary fit for `$GITHUB_STEP_SUMMARY`: the table, comparisons, gates, failures."""
     lines = [f"## gencheck run {report.run_id}", "",
-             f"{report.generated} samples generated, {report.reused} reused.", "",
+             f"{report.generated} samples generated, {report.reused} reused. {report.headline()}", "",
              *[f"> {_md(note)}\n" for note in report.notes],
              "| configuration | passed | rate | 95% interval | looped | no compile | undefined name "
              "| crashed | median tokens | median s |",

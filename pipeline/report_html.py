@@ -91,6 +91,7 @@ def sample_page(report: RunReport, sample: SampleOutcome, shots: list[tuple[str,
         parts.append("<p>Not validated: the run stopped before this sample's validation.</p>")
     else:
         parts.append("<p>None.</p>")
+    parts += _scenario_table(sample.details)
     if shots:
         parts.append('<h2>Screenshots of the smoke run</h2><div class="shots">')
         parts += [f'<figure><img src="{escape(src)}" alt="{escape(caption)}">'
@@ -108,9 +109,30 @@ def sample_page(report: RunReport, sample: SampleOutcome, shots: list[tuple[str,
     return _page(f"gencheck {sample.name}", "\n".join(parts))
 
 
+def _scenario_table(details: dict) -> list[str]:
+    """The smoke run's scenarios as the validator recorded them: outcome, frames, wall time."""
+    scenarios = details.get("scenarios")
+    if not isinstance(scenarios, dict) or not scenarios:
+        return [f"<p>Smoke run: {escape(str(details['smoke']))}</p>"] if details.get("smoke") else []
+    tier = details.get("sandbox_tier")
+    rows = [f"<h2>Smoke run{f' (sandbox: {escape(str(tier))})' if tier else ''}</h2>",
+            "<table><tr><th>scenario</th><th>outcome</th><th>frames</th><th>game seconds</th>"
+            "<th>wall seconds</th><th>stopped by</th></tr>"]
+    for name, run in scenarios.items():
+        run = run if isinstance(run, dict) else {}
+        rows.append(f"<tr><td>{escape(str(name))}</td><td>{escape(str(run.get('outcome', '')))}</td>"
+                    f"<td class=\"n\">{escape(str(run.get('frames', '')))}</td>"
+                    f"<td class=\"n\">{escape(str(run.get('virtual_s', '')))}</td>"
+                    f"<td class=\"n\">{escape(str(run.get('wall_s', '')))}</td>"
+                    f"<td>{escape(str(run.get('stop_reason') or ''))}</td></tr>")
+    rows.append("</table>")
+    return rows
+
+
 def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
     parts = [f"<h1>gencheck run {report.run_id}</h1>",
-             f"<p>{report.generated} samples generated, {report.reused} reused.</p>",
+             f"<p>{report.generated} samples generated, {report.reused} reused. "
+             f"{escape(report.headline())}</p>",
              "<h2>Pass rates</h2><table><tr><th>configuration</th><th>passed</th><th>rate</th>"
              "<th>95% interval</th><th></th><th>looped</th><th>no compile</th><th>undefined<br>name</th>"
              "<th>crashed</th><th>median<br>tokens</th><th>median<br>seconds</th></tr>"]

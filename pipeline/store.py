@@ -269,6 +269,10 @@ class Store:
     def runs(self) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT * FROM runs ORDER BY id"))
 
+    def run_settings(self, run_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT started_at, settings FROM runs WHERE id=?", (run_id,)).fetchone()
+        return {} if row is None else {"started_at": row["started_at"], **json.loads(row["settings"])}
+
     def latest_finished_run(self, before: int | None = None) -> int | None:
         query = "SELECT id FROM runs WHERE status='finished'"
         args: tuple[Any, ...] = ()
