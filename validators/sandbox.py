@@ -5,10 +5,11 @@ Always on (tier `basic`): a fresh temp dir as cwd and HOME, a scrubbed environme
 open), a new session, rlimits (address space, CPU, file size, open files, core 0, processes
 where not root), a wall-clock limit, and a supervisor (validators/sandbox_init.py) that is a
 child subreaper and kills every descendant when the run ends. Stronger tiers, detected once:
-`landlock` adds Landlock (writes only in the temp dir, reads only of system and Python
-directories, no TCP, no signals to processes outside) and seccomp (no inet/netlink sockets, no
-setsid/setpgid, ptrace, unshare, mount); `bwrap` runs all that inside bubblewrap namespaces
-(read-only root, private /tmp and /proc, no network, a PID namespace that dies with it).
+`seccomp` adds a seccomp filter (no inet/netlink sockets, no setsid/setpgid, ptrace, unshare,
+mount); `landlock` adds Landlock to that (writes only in the temp dir, reads only of system and
+Python directories, no TCP, no signals to processes outside); `bwrap` runs inside bubblewrap
+namespaces (read-only root, private /tmp and /proc, no network, a PID namespace that dies with
+it) with whichever of seccomp and Landlock work here. claims(tier) says what a tier promises.
 
 The tier used is in every result. A caller may demand a minimum (`min_tier`); below it the run
 is refused with a UsageError, never silently weakened.
@@ -34,17 +35,25 @@ from types import TracebackType
 
 from pipeline.errors import UsageError
 
-TIERS: tuple[str, ...] = ("basic", "landlock", "bwrap")
+TIERS: tuple[str, ...] = ("basic", "seccomp", "landlock", "bwrap")
 
-# What each tier promises; the hostile tests hold every claim at every tier this machine has.
-TIER_CLAIMS: Mapping[str, frozenset[str]] = {
-    "basic": frozenset({"memory", "cpu", "output", "open-files", "wall-clock", "no-survivor",
-                        "scrubbed-env", "no-stdin"}),
+# What each layer of confinement promises. A tier is a set of layers (see layers()); the hostile
+# tests hold every claim of every tier this machine has.
+LAYER_CLAIMS: Mapping[str, frozenset[str]] = {
+    "rlimits": frozenset({"memory", "cpu", "output", "open-files", "wall-clock", "no-survivor",
+                          "scrubbed-env", "no-stdin"}),
+    "seccomp": frozenset({"no-network", "no-ptrace", "no-unshare", "no-setsid"}),
+    "landlock": frozenset({"no-write-outside", "no-parent-env", "no-kill-outside"}),
+    "bwrap": frozenset({"no-network", "no-write-outside", "no-parent-env", "no-kill-outside",
+                        "pid-namespace", "read-only-root"}),
 }
-_CONFINED = TIER_CLAIMS["basic"] | {"no-network", "no-write-outside", "no-parent-env",
-                                    "no-ptrace", "no-unshare", "no-kill-outside", "no-setsid"}
-TIER_CLAIMS = {**TIER_CLAIMS, "landlock": frozenset(_CONFINED),
-               "bwrap": frozenset(_CONFINED | {"pid-namespace", "read-only-root"})}
+# The most each tier can claim, where every layer it may use is present.
+TIER_CLAIMS: Mapping[str, frozenset[str]] = {
+    "basic": LAYER_CLAIMS["rlimits"],
+    "seccomp": LAYER_CLAIMS["rlimits"] | LAYER_CLAIMS["seccomp"],
+    "landlock": LAYER_CLAIMS["rlimits"] | LAYER_CLAIMS["seccomp"] | LAYER_CLAIMS["landlock"],
+    "bwrap": frozenset().union(*LAYER_CLAIMS.values()),
+}
 
 SUPERVISOR = Path(__file__).with_name("sandbox_init.py")
 MARKER_VAR = "GENCHECK_SANDBOX_RUN"
@@ -100,10 +109,22 @@ class SandboxResult:
                 "limit_hit": self.limit_hit, "descendants_killed": self.descendants_killed}
 
 
+def layers(tier: str) -> tuple[str, ...]:
+    """The confinement a tier applies here: bwrap adds seccomp and Landlock when they work."""
+    if tier == "basic":
+        return ("rlimits",)
+    if tier == "seccomp":
+        return ("rlimits", "seccomp")
+    if tier == "landlock":
+        return ("rlimits", "seccomp", "landlock")
+    return ("rlimits", "bwrap") + (("seccomp",) if seccomp_works() else ()) + (
+        ("landlock",) if landlock_works() else ())
+
+
 def claims(tier: str) -> frozenset[str]:
-    """What a tier guarantees on this machine: Landlock scopes signals only from ABI 6 on, so
-    on an older kernel the landlock tier cannot promise that no signal leaves the sandbox."""
-    promised = TIER_CLAIMS[tier]
+    """What a tier guarantees on this machine. Landlock scopes signals only from ABI 6 on, so
+    with an older kernel the landlock tier does not promise that no signal leaves the sandbox."""
+    promised: frozenset[str] = frozenset().union(*(LAYER_CLAIMS[layer] for layer in layers(tier)))
     if tier == "landlock":
         from validators.sandbox_init import SCOPED_SIGNALS_ABI, landlock_abi
 
@@ -118,13 +139,23 @@ def tier_rank(tier: str) -> int:
     return TIERS.index(tier)
 
 
+def _probe_in_child(code: str) -> bool:
+    return _probe([sys.executable, "-I", "-c",
+                   f"import sys; sys.path.insert(0, {str(SUPERVISOR.parent)!r}); {code}"])
+
+
 @functools.cache
-def landlock_and_seccomp_work() -> bool:
-    """Landlock ABI >= 4 (TCP rules) and seccomp through pyseccomp, probed in a real child."""
-    probe = ("import pyseccomp, sandbox_init as s, sys; assert s.landlock_abi() >= 4; "
-             "s.apply_landlock(['/usr'], []); s.apply_seccomp(); import os; "
-             "sys.exit(0 if os.access('/usr', os.R_OK) else 1)")
-    return _probe([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(SUPERVISOR.parent)!r}); {probe}"])
+def seccomp_works() -> bool:
+    """pyseccomp and libseccomp load and a filter installs (probed in a real child)."""
+    return _probe_in_child("import sandbox_init as s; s.apply_seccomp()")
+
+
+@functools.cache
+def landlock_works() -> bool:
+    """Landlock ABI >= 4 (TCP rules) and a ruleset applies (probed in a real child)."""
+    return _probe_in_child("import os, sandbox_init as s, sys; assert s.landlock_abi() >= 4; "
+                           "s.apply_landlock(['/usr'], []); "
+                           "sys.exit(0 if os.access('/usr', os.R_OK) else 1)")
 
 
 @functools.cache
@@ -146,8 +177,10 @@ def _probe(argv: list[str]) -> bool:
 def available_tiers() -> tuple[str, ...]:
     """The tiers this machine can run, weakest first; detected once per process."""
     tiers = ["basic"]
-    if landlock_and_seccomp_work():
-        tiers.append("landlock")
+    if seccomp_works():
+        tiers.append("seccomp")
+        if landlock_works():
+            tiers.append("landlock")
     if bwrap_works():
         tiers.append("bwrap")
     return tuple(tiers)
@@ -227,8 +260,8 @@ class Sandbox:
         plan = {
             "argv": list(argv), "cwd": str(self.workdir), "wall_s": self.limits.wall_s,
             "status_path": str(status_path), "rlimits": self._rlimits(),
-            "seccomp": self.tier != "basic",
-            "landlock": None if self.tier == "basic" else {
+            "seccomp": "seccomp" in layers(self.tier),
+            "landlock": None if "landlock" not in layers(self.tier) else {
                 "read": _readable_paths(self.workdir), "write": [str(self.workdir), "/dev/null"]},
         }
         plan_path = self.control / f"{tag}.plan.json"

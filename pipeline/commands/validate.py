@@ -48,10 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--min-sandbox",
-        choices=("basic", "landlock", "bwrap"),
+        choices=("basic", "seccomp", "landlock", "bwrap"),
         metavar="TIER",
         help="refuse to run generated code below this sandbox tier: basic (rlimits, own "
-        "session, scrubbed env), landlock (+ Landlock and seccomp), bwrap (+ namespaces)",
+        "session, scrubbed env), seccomp (+ a syscall filter: no network, ptrace, unshare), "
+        "landlock (+ Landlock: no writes outside its dir), bwrap (+ namespaces)",
     )
     parser.add_argument(
         "--jobs",
