@@ -173,3 +173,23 @@ def test_missing_model_and_unreachable_server_are_one_line_errors(capsys) -> Non
     lines = capsys.readouterr().err.strip().splitlines()
     assert "--model" in lines[0]
     assert "unreachable" in lines[-1]
+
+
+def test_a_template_that_opens_think_gets_it_once_and_model_defaults_apply(tmp_path: Path,
+                                                                          capsys) -> None:
+    from pipeline.tiny_model import make_tiny_model
+
+    model = tmp_path / "think.gguf"
+    make_tiny_model(model, template_adds_think=True, sampling={"temp": 0.5, "top_k": 12})
+    code = main(["generate", "--model", str(model), "--json", "-n", "20", "--seed", "2", "-t", "1",
+                 "-c", "2048", "--top-k", "30"])
+    assert code == 0
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    assert record["prompt"].endswith("<|im_start|>assistant\n<think>\n")
+    assert record["prompt"].count("<think>") == 1
+    # temp comes from the model file; top_k was given, so the file's 12 is not used
+    assert record["chain"]["params"]["temp"] == 0.5 and record["chain"]["params"]["top_k"] == 30
+    assert "general.sampling.temp" in captured.err and "general.sampling.top_k" in captured.err
+    assert record["extra"]["engine_settings"]["n_ctx"] == 2048
+    assert record["extra"]["llama_args"][:2] == ["--model", str(model)]

@@ -200,8 +200,10 @@ def _generate(args: argparse.Namespace, flags: LlamaArgs, engine: Engine, prompt
         if echo is not None:
             echo(piece)
 
+    # Streamed text and a self-overwriting progress line cannot share one terminal.
+    progress = False if echo is not None and sys.stdout.isatty() else None
     transcript = generate(engine, prompt, chain, n_predict=flags.n_predict,
-                         prompt_name=prompt_name, on_piece=on_piece,
+                         prompt_name=prompt_name, on_piece=on_piece, progress=progress,
                          loop_guard=LoopGuardSettings(enabled=not args.no_loop_guard),
                          model_path=flags.model,
                          extra={"raw": args.raw, "llama_args": list(args.extra_args or [])})

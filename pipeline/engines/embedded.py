@@ -204,6 +204,7 @@ class EmbeddedEngine:
 
     def tokenize(self, text: str) -> list[int]:
         """Tokens as llama.cpp's common_tokenize(add_special=True, parse_special=True) gives them."""
+        self._check_open()
         data = text.encode("utf-8")
         capacity = len(data) + 8
         buffer = (lib.llama_token * capacity)()
@@ -218,6 +219,7 @@ class EmbeddedEngine:
         """The bytes llama-completion prints for a token (special=false: control tokens print nothing)."""
         cached = self._pieces.get(token)
         if cached is None:
+            self._check_open()
             buffer = ctypes.create_string_buffer(64)
             size = lib.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
             if size < 0:
@@ -229,17 +231,23 @@ class EmbeddedEngine:
 
     def metadata(self) -> dict[str, str]:
         """The GGUF key/value pairs as llama.cpp reads them (values in their text form)."""
+        self._check_open()
         return _model_metadata(self._model)
 
     def is_end_of_generation(self, token: int) -> bool:
+        self._check_open()
         return bool(lib.llama_vocab_is_eog(self._vocab, token))
 
     # -- generation --------------------------------------------------------------------------
 
     def stream(self, request: GenerationRequest) -> EmbeddedStream:
-        if not self._ctx:
-            raise RuntimeError("EmbeddedEngine used after close()")
+        self._check_open()
         return EmbeddedStream(self, request)
+
+    def _check_open(self) -> None:
+        # The vocabulary and context pointers dangle once freed: fail in Python, not in C.
+        if not self._ctx or not self._model:
+            raise RuntimeError("EmbeddedEngine used after close()")
 
     def _decode(self, tokens: ctypes.Array, start: int, count: int) -> None:
         pointer = ctypes.cast(ctypes.byref(tokens, start * ctypes.sizeof(lib.llama_token)),

@@ -177,3 +177,39 @@ def test_metadata_is_read_without_loading_weights(tiny_model: Path) -> None:
     metadata = read_gguf_metadata(tiny_model)
     assert metadata["general.architecture"] == "qwen2"
     assert "tokenizer.chat_template" in metadata
+
+
+def test_a_prompt_longer_than_one_batch_is_decoded_in_batches(tiny_model: Path) -> None:
+    prompt = PROMPT * 12  # far more tokens than a batch of 32
+    chain = SamplerChain(seed=17).with_params(temp=1.0)
+    with EmbeddedEngine(tiny_model, n_ctx=4096, n_threads=1, n_batch=32) as small:
+        assert small.n_batch == 32 and len(small.tokenize(prompt)) > 4 * 32
+        batched, stream = run(small, chain, n_predict=100, prompt=prompt)
+    with EmbeddedEngine(tiny_model, n_ctx=4096, n_threads=1) as whole:
+        at_once, _ = run(whole, chain, n_predict=100, prompt=prompt)
+        assert stream.n_prompt_tokens == len(whole.tokenize(prompt))
+    assert [p.token for p in batched] == [p.token for p in at_once]
+
+
+def test_a_closed_engine_refuses_work_instead_of_crashing(tiny_model: Path) -> None:
+    engine = EmbeddedEngine(tiny_model, n_ctx=512, n_threads=1)
+    engine.close()
+    engine.close()  # twice is harmless
+    for use in (lambda: engine.tokenize("hi"), lambda: engine.is_end_of_generation(1),
+                lambda: engine.stream(GenerationRequest("hi", SamplerChain(), 5))):
+        with pytest.raises(RuntimeError, match="after close"):
+            use()
+
+
+def test_a_prompt_that_fills_the_context_is_refused(tiny_model: Path) -> None:
+    with EmbeddedEngine(tiny_model, n_ctx=256, n_threads=1) as engine:
+        with pytest.raises(EngineError, match="ctx-size"):
+            run(engine, SamplerChain(seed=1), prompt=PROMPT * 20)
+
+
+def test_generation_stops_when_the_context_is_full(tiny_model: Path) -> None:
+    with EmbeddedEngine(tiny_model, n_ctx=256, n_threads=1) as engine:
+        never_end = tuple((engine.tokenize(t)[0], float("-inf")) for t in ("<|im_end|>", "<|endoftext|>"))
+        _, stream = run(engine, SamplerChain(seed=1, logit_bias=never_end), n_predict=-1)
+    assert stream.finish_reason == "length"
+    assert stream.n_prompt_tokens + stream.n_generated_tokens == 256

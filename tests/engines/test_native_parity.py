@@ -155,3 +155,32 @@ def test_openai_engine_on_llama_servers_v1_matches_greedy_text(tiny_model: Path,
     assert "".join(piece.text for piece in remote) == expected
     assert remote.finish_reason == stream.finish_reason
     assert remote.n_generated_tokens == stream.n_generated_tokens
+
+
+@pytest.fixture(scope="module")
+def model_with_sampling_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipeline.tiny_model import make_tiny_model
+
+    path = tmp_path_factory.mktemp("sampling-keys") / "tiny-sampling.gguf"
+    make_tiny_model(path, sampling={"sequence": "top_k;min_p;temperature", "temp": 1.3,
+                                    "top_k": 20, "min_p": 0.02})
+    return path
+
+
+@pytest.mark.parametrize("flags", [["--seed", "21"],
+                                   ["--seed", "22", "--samplers", "min_p;temperature;top_k"],
+                                   ["--seed", "23", "--temp", "0.8", "--sampling-seq", "kt"]],
+                         ids=["model-defaults", "user-order", "user-temp-letters"])
+def test_model_file_sampling_defaults_apply_as_in_llama_completion(
+        flags: list[str], model_with_sampling_keys: Path, tmp_path: Path, capsys) -> None:
+    prompt_file = tmp_path / "prompt.txt"
+    prompt_file.write_text(PROMPT, encoding="utf-8")
+    out = tmp_path / "out.txt"
+    args = ["-m", str(model_with_sampling_keys), "-f", str(prompt_file), *RUN_FLAGS, *flags]
+    assert main(["generate", "--raw", "--no-loop-guard", "--output", str(out), *args]) == 0
+    assert "taken from the model file" in capsys.readouterr().err
+    reference = subprocess.run([str(tool("llama-completion")), *args, "-no-cnv", "--no-display-prompt"],
+                               capture_output=True, timeout=120, check=True).stdout
+    meta = json.loads((tmp_path / "out.txt.json").read_text(encoding="utf-8"))
+    trailer = b" [end of text]\n\n\n" if meta["finish_reason"] == "eos" else b"\n\n"
+    assert out.read_bytes() + trailer == reference
