@@ -276,3 +276,33 @@ def test_the_harness_plays_at_every_sandbox_tier_here(tier):
                        SmokeOptions(sandbox_tier=tier, only=("window-close",), requirements=False))
     assert report.sandbox_tier == tier and report.findings == []
     assert report.scenarios["window-close"]["outcome"] == "exit"
+
+
+WAITING_GAME = """
+import sys
+import pygame
+pygame.init()
+screen = pygame.display.set_mode((200, 200))
+screen.fill((200, 220, 255))
+pygame.display.flip()
+while True:  # a title screen that blocks until SPACE
+    event = pygame.event.wait()
+    if event.type == pygame.KEYDOWN and event.key == pygame.K_SPACE:
+        break
+started = pygame.time.get_ticks()
+while True:
+    event = pygame.event.wait(100)  # a frame limiter: NOEVENT after 100 ms
+    if event.type == pygame.KEYDOWN and event.key == pygame.K_q:
+        print("started", started, "quit", pygame.time.get_ticks())
+        sys.exit()
+    screen.fill((200, 220, 255))
+    pygame.display.flip()
+"""
+
+
+def test_event_wait_lets_frames_pass_and_returns_noevent_after_its_timeout():
+    report = smoke_report_of(WAITING_GAME, ("play-restart-q",))
+    assert report.findings == []
+    started, quit_at = map(int, report.runs["play-restart-q"].sandbox.stdout.split()[1::2])
+    assert 130 <= started <= 200  # SPACE came at frame 10, after nine frames of waiting
+    assert quit_at > started + 3000  # the 100 ms waits passed game time until q

@@ -201,13 +201,18 @@ class Run:
 
         def wait(timeout: int = 0) -> Any:
             # An empty queue would block forever under the dummy driver: let frames pass.
+            # With a timeout, as in pygame, NOEVENT comes back once that much time has passed.
+            waited = 0.0
             while True:
                 run.sync_inputs()
                 event = real_poll()
-                if event.type != pygame.NOEVENT:
+                if event.type != pygame.NOEVENT or (timeout and waited >= timeout):
                     return event
-                run.vt.advance(harness_clock.DEFAULT_FRAME_MS)
-                run.boundary(False)
+                step = min(harness_clock.DEFAULT_FRAME_MS, timeout - waited) if timeout else harness_clock.DEFAULT_FRAME_MS
+                run.vt.advance(step)
+                waited += step
+                if not timeout or waited >= harness_clock.DEFAULT_FRAME_MS:
+                    run.boundary(False)
 
         def get_pressed() -> harness_input.PressedKeys:
             run.sync_inputs()
