@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
-from validators import draw_record as dr
 from validators.harness import play_view as pv
 from validators.play_track import Played, colour_gap, where
 
@@ -35,11 +34,11 @@ def region_changes(run: Played) -> dict[str, list[tuple[int, bool]]]:
     seen: dict[str, list[tuple[int, bool]]] = {"background": [], "land": [], "pipe": [], "bird": []}
     for a, b in _pairs(run):
         f = b["f"]
-        shapes_a, shapes_b = pv.boxes(a["ops"]), pv.boxes(b["ops"])
+        shapes_a, shapes_b = run.shapes[a["f"]], run.shapes[f]
         bg_a, bg_b = _background(shapes_a, run.window), _background(shapes_b, run.window)
         if bg_a and bg_b:
             seen["background"].append((f, colour_gap(bg_a.rgb, bg_b.rgb) >= COLOUR_STEP))
-        land_a, land_b = _land(a, run), _land(b, run)
+        land_a, land_b = _land(shapes_a, run.window), _land(shapes_b, run.window)
         if land_a and land_b and (land_a.x, land_a.y, land_a.w, land_a.h) == (land_b.x, land_b.y, land_b.w, land_b.h):
             seen["land"].append((f, colour_gap(land_a.rgb, land_b.rgb) >= COLOUR_STEP))
         pipes_a, pipes_b = run.pairs.get(a["f"], []), run.pairs.get(f, [])
@@ -57,8 +56,10 @@ def _background(shapes: list[pv.Box], window: tuple[int, int]) -> pv.Box | None:
     return next((s for s in shapes if s.w * s.h >= 0.9 * area and s.x <= 1 and s.y <= 1), None)
 
 
-def _land(frame: dict, run: Played) -> dr.Shape | None:
-    bands = dr.land(frame, run.window)
+def _land(shapes: list[pv.Box], window: tuple[int, int]) -> pv.Box | None:
+    """The widest band along the bottom (as draw_record.land reads it)."""
+    width, height = window
+    bands = [s for s in shapes if s.w >= 0.8 * width and s.bottom >= height - 2 and s.y > 0.5 * height]
     return max(bands, key=lambda s: s.w * s.h) if bands else None
 
 

@@ -31,7 +31,7 @@ def _first_bird(run: Played, bird_x: float | None) -> tuple[int, pv.Box] | None:
     if bird_x is None:
         return None
     for frame in run.frames[:5]:
-        near = [b for b in pv.boxes(frame["ops"]) if pv.is_small(b, run.window) and abs(b.cx - bird_x) <= 12]
+        near = [b for b in run.shapes[frame["f"]] if pv.is_small(b, run.window) and abs(b.cx - bird_x) <= 12]
         if near:
             return frame["f"], max(near, key=lambda b: b.w * b.h)
     return None

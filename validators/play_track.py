@@ -36,6 +36,19 @@ class Played:
     screenshots: list[Path] = field(default_factory=list)
 
     @cached_property
+    def shapes(self) -> dict[int, list[pv.Box]]:
+        """frame -> its filled shapes, read once (a still frame shares the ops of the one
+        before it, and its shapes too)."""
+        found: dict[int, list[pv.Box]] = {}
+        last_ops: object = None
+        last: list[pv.Box] = []
+        for frame in self.frames:
+            if frame["ops"] is not last_ops:
+                last_ops, last = frame["ops"], pv.boxes(frame["ops"])
+            found[frame["f"]] = last
+        return found
+
+    @cached_property
     def bird_key(self) -> tuple[str, int] | None:
         """(kind, centre x) of the bird: a small shape seen at one x in many frames whose y
         moves. Keyed by place, not colour, so a bird whose colour changes stays one bird."""
@@ -44,7 +57,7 @@ class Played:
         twice: dict[tuple[str, int], int] = {}   # frames with two such shapes: not one bird
         for frame in self.frames:
             here: set[tuple[str, int]] = set()
-            for b in pv.boxes(frame["ops"]):
+            for b in self.shapes[frame["f"]]:
                 if pv.is_small(b, self.window) and 0 <= b.cy < self.window[1]:
                     key = (b.kind, round(b.cx))
                     if key in here:
@@ -67,7 +80,7 @@ class Played:
             return {}
         found = {}
         for frame in self.frames:
-            shapes = pv.boxes(frame["ops"])
+            shapes = self.shapes[frame["f"]]
             small = [b for b in shapes if pv.is_small(b, self.window) and 0 <= b.cy < self.window[1]]
             bird = pv.bird_near(small, key[0], key[1])
             if bird is not None:
@@ -83,10 +96,13 @@ class Played:
     def pairs(self) -> dict[int, list[pv.Pair]]:
         """frame -> pipe pairs drawn in it (frames without pipes left out)."""
         found = {}
+        last: tuple[object, object, list[pv.Pair]] = (None, None, [])
         for frame in self.frames:
-            pairs = pv.pipe_pairs(pv.boxes(frame["ops"]), self.window, self.birds.get(frame["f"]))
-            if pairs:
-                found[frame["f"]] = pairs
+            shapes, bird = self.shapes[frame["f"]], self.birds.get(frame["f"])
+            if shapes is not last[0] or bird != last[1]:  # a still frame: the same pipes
+                last = (shapes, bird, pv.pipe_pairs(shapes, self.window, bird))
+            if last[2]:
+                found[frame["f"]] = last[2]
         return found
 
     @cached_property

@@ -11,16 +11,16 @@ An op is [kind, rgb, [x, y, w, h], width, extra] (see harness_record.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 FILLED_KINDS = ("rect", "circle", "ellipse", "polygon")
 CROSSING_MAX_SHIFT = 40   # px a pipe may move left between two frames and still be the same pipe
 CAP_REACH = 2             # px: a cap rect touching a pipe's end narrows that pipe's gap
 
 
-@dataclass(frozen=True)
-class Box:
+class Box(NamedTuple):
+    """A filled shape as drawn (a NamedTuple: thousands are made per run)."""
+
     kind: str
     rgb: tuple[int, int, int]
     x: int
@@ -48,8 +48,7 @@ class Box:
         return min(self.right, other.right) - max(self.x, other.x)
 
 
-@dataclass(frozen=True)
-class Pair:
+class Pair(NamedTuple):
     """A pipe pair: a column [x, x + w) blocked above gap_top and below gap_bottom."""
 
     x: int
@@ -78,7 +77,8 @@ def boxes(ops: Iterable[Sequence[Any]]) -> list[Box]:
     for op in ops:
         kind, rgb, box, width = op[0], op[1], op[2], op[3]
         if rgb and (kind == "fill" or (kind in FILLED_KINDS and width == 0)):
-            found.append(Box("rect" if kind == "fill" else kind, (rgb[0], rgb[1], rgb[2]), *box[:4]))
+            found.append(Box("rect" if kind == "fill" else kind, (rgb[0], rgb[1], rgb[2]),
+                             box[0], box[1], box[2], box[3]))
     return found
 
 
