@@ -60,14 +60,20 @@ def embedded_once(engine: EmbeddedEngine, flags: list[str], tokens: int) -> tupl
 
 def completion_once(tool: Path, model: Path, prompt_file: Path, flags: list[str], tokens: int,
                     n_ctx: int, threads: int) -> float:
-    result = subprocess.run(
-        [str(tool), "-m", str(model), "-f", str(prompt_file), "-n", str(tokens),
-         "-c", str(n_ctx), "-t", str(threads), "-no-cnv", "--no-display-prompt", *flags],
-        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, check=True)
-    found = re.search(r"total time =\s*([\d.]+) ms /\s*(\d+) tokens", result.stderr)
-    evals = re.search(r"(?<!prompt )eval time =.*?/\s*(\d+) runs", result.stderr)
-    if not found or not evals:
-        raise SystemExit("could not read llama-completion's timings:\n" + result.stderr[-2000:])
+    # llama-completion never flushes its asynchronous logger at exit (llama.cpp issue 22142):
+    # under load the timing lines are sometimes lost, so such a run is simply run again.
+    for _ in range(5):
+        result = subprocess.run(
+            [str(tool), "-m", str(model), "-f", str(prompt_file), "-n", str(tokens),
+             "-c", str(n_ctx), "-t", str(threads), "-no-cnv", "--no-display-prompt", *flags],
+            capture_output=True, timeout=600, stdin=subprocess.DEVNULL, check=True)
+        stderr = result.stderr.decode("utf-8", "replace")
+        found = re.search(r"total time =\s*([\d.]+) ms /\s*(\d+) tokens", stderr)
+        evals = re.search(r"(?<!prompt )eval time =.*?/\s*(\d+) runs", stderr)
+        if found and evals:
+            break
+    else:
+        raise SystemExit("could not read llama-completion's timings:\n" + stderr[-2000:])
     generated = int(evals.group(1)) + 1  # the last token is sampled but never decoded
     if generated != tokens:
         raise SystemExit(f"llama-completion generated {generated} tokens, not {tokens}")
