@@ -27,6 +27,7 @@ from pipeline.transcript import Transcript
 RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: llama.cpp draws a seed it never reports
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 PROGRESS_INTERVAL_S = 0.25
+ANNOUNCE_HASH_BYTES = 1 << 30
 
 
 def concrete_seed(chain: SamplerChain) -> SamplerChain:
@@ -68,6 +69,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         stored = {}
     digest = stored.get(disk_key)
     if digest is None:
+        if stat.st_size >= ANNOUNCE_HASH_BYTES:  # tens of seconds for a 20 GB quant: say why
+            print(f"gencheck: computing the sha256 of {resolved.name} (once per file)...",
+                  file=sys.stderr, flush=True)
         h = hashlib.sha256()
         with resolved.open("rb") as handle:
             while chunk := handle.read(1 << 22):
