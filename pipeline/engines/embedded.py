@@ -137,6 +137,7 @@ class EmbeddedEngine:
     ) -> None:
         self._model = None
         self._ctx = None
+        self._active: EmbeddedStream | None = None
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise EngineError(f"model file {self.model_path} does not exist")
@@ -177,6 +178,9 @@ class EmbeddedEngine:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._active is not None:
+            self._active.close()  # frees its sampler while the model is still there
+            self._active = None
         if self._ctx:
             lib.llama_free(self._ctx)
             self._ctx = None
@@ -241,8 +245,12 @@ class EmbeddedEngine:
     # -- generation --------------------------------------------------------------------------
 
     def stream(self, request: GenerationRequest) -> EmbeddedStream:
+        """A new stream; one that is still open is closed first (they share one context)."""
         self._check_open()
-        return EmbeddedStream(self, request)
+        if self._active is not None:
+            self._active.close()
+        self._active = EmbeddedStream(self, request)
+        return self._active
 
     def _check_open(self) -> None:
         # The vocabulary and context pointers dangle once freed: fail in Python, not in C.

@@ -213,3 +213,13 @@ def test_generation_stops_when_the_context_is_full(tiny_model: Path) -> None:
         _, stream = run(engine, SamplerChain(seed=1, logit_bias=never_end), n_predict=-1)
     assert stream.finish_reason == "length"
     assert stream.n_prompt_tokens + stream.n_generated_tokens == 256
+
+
+def test_a_new_stream_closes_the_one_still_open(engine: EmbeddedEngine) -> None:
+    chain = SamplerChain(seed=4).with_params(temp=1.0)
+    first = engine.stream(GenerationRequest(PROMPT, chain, 50))
+    next(first)
+    second, _ = run(engine, chain, n_predict=50)
+    assert list(first) == []  # closed: it can no longer read the shared context
+    alone, _ = run(engine, chain, n_predict=50)
+    assert [p.token for p in second] == [p.token for p in alone]
