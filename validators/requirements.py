@@ -76,12 +76,15 @@ def check_accelerate(ctx: Context) -> Verdict:
         return False, "no bird found in the drawing, so SPACE's effect could not be seen"
     sc = ctx.play.scenario
     rapid = sc.frames_with_role("rapid")
-    isolated = [int(s["at"]) for s in sc.steps if s.get("press") == "space" and "role" not in s]
+    isolated = [f for s in sc.steps if s.get("press") == "space" and "role" not in s
+                for f in _expand(s)]
     ys = ctx.bird.ys
 
     def top_rise(start: int, end: int) -> float | None:
         """The fastest upward speed (px/frame) between two frames; a press shows from its frame on."""
-        rises = [ys[f - 1] - ys[f] for f in range(start, end) if f in ys and f - 1 in ys]
+        teleport = ctx.window[1] * 0.1  # a restart puts the bird back: not a flap
+        rises = [ys[f - 1] - ys[f] for f in range(start, end)
+                 if f in ys and f - 1 in ys and abs(ys[f - 1] - ys[f]) < teleport]
         return max(rises) if rises else None
 
     singles = [r for p in isolated if (r := top_rise(p, p + 6)) is not None]
@@ -93,6 +96,11 @@ def check_accelerate(ctx: Context) -> Verdict:
         return False, (f"rapid SPACE presses raise the bird no faster ({many:.1f} px/frame) than one "
                        f"press ({single:.1f} px/frame): presses do not add up")
     return True, f"one press {single:.1f} px/frame up, rapid presses {many:.1f} px/frame"
+
+
+def _expand(step: dict[str, Any]) -> list[int]:
+    every = int(step.get("every", int(step.get("hold", 1)) + 1))
+    return [int(step["at"]) + i * every for i in range(int(step.get("repeat", 1)))]
 
 
 def check_bird(ctx: Context) -> Verdict:
@@ -137,7 +145,7 @@ def check_score(ctx: Context) -> Verdict:
 
 
 def check_pipes(ctx: Context) -> Verdict:
-    pairs = [p for f in ctx.frames for p in dr.pipe_pairs(f, ctx.window)]
+    pairs = [p for f in ctx.all_frames() for p in dr.pipe_pairs(f, ctx.window)]
     if not pairs:
         return False, "no pipe pairs (a rect from the top and one below it, with a gap) were drawn"
     families = {cf.pipe_family(p.rgb) for p in pairs} - {None}
