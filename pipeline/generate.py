@@ -170,10 +170,13 @@ def generate(
     request = GenerationRequest(prompt=prompt, chain=chain, n_predict=n_predict)
     line = ProgressLine(prompt, enabled=progress)
     started = time.perf_counter()
+    first_piece_at: float | None = None  # prompt decoding plus the first token
     stream = GuardedStream(engine.stream(request), guard_settings)
     parts: list[str] = []
     try:
         for piece in stream:
+            if first_piece_at is None:
+                first_piece_at = time.perf_counter() - started
             parts.append(piece.text)
             if on_piece is not None:
                 on_piece(piece)
@@ -201,8 +204,13 @@ def generate(
         tokens_per_second=round(n_generated / seconds, 2) if seconds > 0 else None,
         finish_reason=stream.finish_reason or "unknown",
         loop_guard=stream.report(),
-        extra={"n_predict": n_predict, **_engine_settings(engine), **(extra or {})},
+        extra={"n_predict": n_predict, "seconds_to_first_token": _rounded(first_piece_at),
+               **_engine_settings(engine), **(extra or {})},
     )
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 4)
 
 
 def _engine_settings(engine: Engine) -> dict[str, Any]:

@@ -50,6 +50,8 @@ def test_a_transcript_records_how_it_was_made(engine: EmbeddedEngine, tiny_model
     assert transcript.n_generated_tokens == 64 and transcript.finish_reason == "length"
     assert transcript.n_prompt_tokens == len(engine.tokenize(PROMPT))
     assert transcript.seconds > 0 and transcript.tokens_per_second > 0
+    assert 0 < transcript.extra["seconds_to_first_token"] <= transcript.seconds
+    assert transcript.extra["n_predict"] == 64 and transcript.extra["engine_settings"]["n_ctx"] == 4096
     assert transcript.loop_guard == {"enabled": True, "stopped": False}
 
 
