@@ -26,6 +26,10 @@ HARNESS_DIR = Path(__file__).with_name("harness")
 HARNESS_FILES = ("run_game.py", "harness_clock.py", "harness_input.py", "harness_record.py",
                  "autopilot.py", "play_view.py")
 OUT_DIR = "_out"
+# pygame imports numpy, whose BLAS would start a thread (with its own buffers) per core in
+# every sandboxed process; a game needs none of them.
+ONE_THREAD_BLAS = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                          "MKL_NUM_THREADS")}
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ def run_scenarios(code: str, scenarios: list[Scenario], settings: SmokeSettings,
         box.write("_job.json", json.dumps(job))
         whole = box.run([sys.executable, "-I", "_harness/run_game.py", "_job.json"],
                         env={"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
-                             "PYGAME_HIDE_SUPPORT_PROMPT": "1"})
+                             "PYGAME_HIDE_SUPPORT_PROMPT": "1", **ONE_THREAD_BLAS})
         runs = []
         for scenario in scenarios:
             out = box.workdir / OUT_DIR / scenario.name
