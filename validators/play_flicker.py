@@ -10,6 +10,7 @@ re-chosen every frame.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from pipeline.codes import finding
@@ -86,7 +87,21 @@ def check_flicker(runs: dict[str, Played]) -> list[Finding]:
     findings = []
     for region, (count, looked, frame, run) in worst.items():
         still = "while it moved on steadily" if region in ("pipe", "bird") else "while nothing moved"
+        details = where(run, frame, range(frame, frame + WINDOW), region=region, changes=count)
+        pair = next((shots for r in (run, *runs.values()) if (shots := _shots_of_a_change(r, region))), None)
+        if pair:
+            details["screenshots"] = pair
         findings.append(finding("requirements/flicker", f"{region} colour changed on {count} of {looked} "
-                                f"consecutive frames {still}", None,
-                                **where(run, frame, region=region, changes=count)))
+                                f"consecutive frames {still}", None, **details))
     return findings
+
+
+def _shots_of_a_change(run: Played, region: str) -> list[str] | None:
+    """Screenshots of two consecutive frames between which the region changed colour (a
+    scenario may take such a pair, frames N and N + 1), so a person sees the flicker."""
+    shots = {int(m.group(1)): str(p) for p in run.screenshots if (m := re.search(r"-f(\d+)\.png$", p.name))}
+    changed = {f for f, c in region_changes(run)[region] if c}
+    for f in sorted(changed):
+        if f in shots and f - 1 in shots:
+            return [shots[f - 1], shots[f]]
+    return None

@@ -59,9 +59,11 @@ def check_pipes_playable(autopilot: Played | None, budget_s: float) -> list[Find
     if passed == 0:
         if met and len(bad) == len(met):
             frame, pair, size, why = bad[0]
+            shown = [f for f, pairs in autopilot.pairs.items()
+                     if any(p.gap < need and 0 < p.x < autopilot.window[0] - p.w for p in pairs)]
             return [finding("requirements/pipes-impossible", _describe(pair, size, why, bird.h) +
                             "; no pipe can be passed", None,
-                            **where(autopilot, frame, gap_px=round(size), bird_px=bird.h))]
+                            **where(autopilot, frame, shown, gap_px=round(size), bird_px=bird.h))]
         last = max(autopilot.birds)
         return [finding("smoke/autopilot", f"the autopilot passed no pipe in {budget_s:.0f} s of play "
                         f"although the gaps look wide enough (bird {bird.h} px); it lost at frame {last}",

@@ -27,16 +27,20 @@ def out_of_window(box: list[int], window: tuple[int, int]) -> tuple[str, int]:
 
 def check_text_inside(runs: dict[str, Played]) -> list[Finding]:
     worst: dict[str, tuple[int, str, Played, int, str]] = {}
+    shown: dict[tuple[str, str], set[int]] = {}   # (run, text) -> frames it is out in
     for run in runs.values():
         for frame in run.frames:
             for op in frame["ops"]:
                 if op[0] != "text" or not str(op[4]).strip():
                     continue
                 edge, px = out_of_window(op[2], run.window)
+                if px <= TOLERANCE_PX:
+                    continue
                 key = re.sub(r"\d+", "#", str(op[4]))
-                if px > TOLERANCE_PX and (key not in worst or px > worst[key][0]):
+                shown.setdefault((run.name, key), set()).add(frame["f"])
+                if key not in worst or px > worst[key][0]:
                     worst[key] = (px, edge, run, frame["f"], str(op[4]))
     return [finding("requirements/text-off-screen",
                     f"text {text!r} extends {px} px past the {edge} edge", None,
-                    **where(run, frame, text=text, edge=edge, px=px))
-            for px, edge, run, frame, text in worst.values()]
+                    **where(run, frame, shown[(run.name, key)], text=text, edge=edge, px=px))
+            for key, (px, edge, run, frame, text) in worst.items()]

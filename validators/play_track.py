@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -145,15 +145,17 @@ class Played:
                 return f
         return None
 
-    def screenshot_near(self, frame: int) -> str | None:
-        """The kept screenshot closest to a frame (the run's last one when none is closer)."""
-        best: tuple[int, str] | None = None
+    def screenshot_near(self, frame: int, visible: Collection[int] = ()) -> str | None:
+        """The kept screenshot closest to a frame, one taken where the defect is `visible` first
+        (the run's last screenshot counts as its last frame)."""
+        best: tuple[bool, int, str] | None = None
         for path in self.screenshots:
             match = re.search(r"-f(\d+)\.png$", path.name)
             at = int(match.group(1)) if match else (self.frames[-1]["f"] if self.frames else 0)
-            if best is None or abs(at - frame) < best[0]:
-                best = (abs(at - frame), str(path))
-        return best[1] if best else None
+            rank = (at not in visible, abs(at - frame), str(path))
+            if best is None or rank < best:
+                best = rank
+        return best[2] if best else None
 
 
 def played_runs(runs: dict[str, ScenarioRun]) -> dict[str, Played]:
@@ -168,10 +170,11 @@ def played_runs(runs: dict[str, ScenarioRun]) -> dict[str, Played]:
     return played
 
 
-def where(run: Played, frame: int, **extra: Any) -> dict[str, Any]:
-    """A finding's details: scenario, frame and the screenshot that shows it."""
+def where(run: Played, frame: int, visible: Collection[int] = (), **extra: Any) -> dict[str, Any]:
+    """A finding's details: scenario, frame and the screenshot that shows it (one taken at a
+    `visible` frame, where the defect is on screen, when there is one)."""
     details: dict[str, Any] = {"scenario": run.name, "frame": frame, **extra}
-    shot = run.screenshot_near(frame)
+    shot = run.screenshot_near(frame, visible)
     if shot:
         details["screenshot"] = shot
     return details
