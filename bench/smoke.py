@@ -25,6 +25,7 @@ from validators.sandbox import available_tiers  # noqa: E402
 from validators.smoke import SmokeOptions, run_smoke  # noqa: E402
 
 GOAL_S, GOAL_RATIO = 1.2, 15.0
+GOAL_WHOLE_S = 2.0  # issue 7: the whole play-test (autopilot, seeded runs, play checks) of one game
 
 
 def cpu_tier() -> str:
@@ -76,6 +77,8 @@ def main() -> int:
     print(f"median wall time of all scenarios: {median:.3f} s over {args.runs} runs "
           f"(min {min(walls):.3f}, max {max(walls):.3f})  goal < {GOAL_S} s: "
           f"{'met' if median < GOAL_S else 'NOT met'}")
+    print(f"  that includes the autopilot, the seeded runs and the play checks (issue 7): goal < "
+          f"{GOAL_WHOLE_S} s: {'met' if median < GOAL_WHOLE_S else 'NOT met'}")
     cpu = median_cpu(code, replace(options, sandbox_tier=cpu_tier()), args.runs)
     print(f"median CPU time (at the {cpu_tier()} tier, where every process is waited for and so "
           f"counted; bubblewrap's PID namespace hides its processes' CPU from the parent): "
