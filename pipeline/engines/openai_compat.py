@@ -148,11 +148,10 @@ class OpenAIStream:
                     if text:
                         # Without per-token data, one event is counted as one token.
                         events += 1
+                        self.n_generated_tokens = max(self.n_generated_tokens, events)
                         yield Piece(text, text.encode("utf-8"), 1, None)
         finally:
             self._connection.close()
-        if not self.n_generated_tokens:  # a server that sends no usage: count the events
-            self.n_generated_tokens = events
         if self.finish_reason is None:
             raise ServerError("the server closed the stream before saying why it stopped")
 

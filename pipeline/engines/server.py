@@ -168,6 +168,7 @@ class ServerStream:
                         yield Piece(text, text.encode("utf-8"), 0, None)
                     return
                 pending, predicted = pending + now - predicted, now
+                self.n_generated_tokens = predicted  # so far; the final event corrects it
                 if text:
                     tokens = event.get("tokens") or [None]
                     yield Piece(text, text.encode("utf-8"), pending, tokens[-1])

@@ -203,3 +203,15 @@ def test_model_file_sampling_defaults_apply_as_in_llama_completion(
     meta = json.loads((tmp_path / "out.txt.json").read_text(encoding="utf-8"))
     trailer = trailer_for(meta["finish_reason"])
     assert out.read_bytes() + trailer == completion_output(args, trailer)
+
+
+def test_the_loop_guard_stops_a_server_stream_and_the_server_serves_on(server_url: str) -> None:
+    from pipeline.generate import generate
+
+    greedy = parse_llama_args(["--temp", "0", "--seed", "1"]).chain
+    server = ServerEngine(server_url)
+    looped = generate(server, "def main(", greedy, n_predict=3000, progress=False)
+    assert looped.finish_reason == "loop" and 0 < looped.n_generated_tokens < 3000
+    assert looped.loop_guard["stop_token"] == looped.n_generated_tokens
+    after = server.complete(GenerationRequest(PROMPT, greedy, 20))  # the slot was released
+    assert after["tokens_predicted"] <= 20 and after["content"]
