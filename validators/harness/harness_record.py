@@ -59,29 +59,30 @@ class Recorder:
         if op[0] == "fill" and op[2][2] >= w and op[2][3] >= h:
             entry[1].clear()  # a fill of the whole surface covers what was drawn before
         entry[1].append(op)
-        del entry[1][:-32]
+        del entry[1][:-256]  # enough for a whole frame drawn on a canvas first
         self.offscreen.move_to_end(id(surface))
         while len(self.offscreen) > 256:
             self.offscreen.popitem(last=False)
 
-    def place(self, source: pygame.Surface, box: list[int], area: Any) -> bool:
-        """Record the shapes and text an off-screen surface holds, moved to where it was blitted."""
+    def placed_ops(self, source: pygame.Surface, box: list[int], area: Any) -> list[list[Any]] | None:
+        """The text or shapes an off-screen surface holds, moved to where it is blitted; None
+        when nothing is known about it (an image, a transformed copy)."""
         text = self.texts.get(id(source))
         if text is not None and text[0] is source:
-            self.add(["text", text[2], box, 0, text[1]])
-            return True
+            return [["text", text[2], box, 0, text[1]]]
         entry = self.offscreen.get(id(source))
         if entry is None or entry[0] is not source or not entry[1]:
-            return False
+            return None
         dx, dy = box[0], box[1]
         if area is not None:
             r = pygame.Rect(area)
             dx, dy = dx - r.x, dy - r.y
+        moved = []
         for kind, color, (x, y, w, h), width, extra in entry[1]:
             if isinstance(extra, list):
                 extra = [[px + dx, py + dy] for px, py in extra]
-            self.add([kind if kind != "fill" else "rect", color, [x + dx, y + dy, w, h], width, extra])
-        return True
+            moved.append([kind if kind != "fill" else "rect", color, [x + dx, y + dy, w, h], width, extra])
+        return moved
 
 
 RECORDER = Recorder()
@@ -103,6 +104,16 @@ def _box(rect: Any) -> list[int]:
     return [r.x, r.y, r.w, r.h]
 
 
+def _intended_blit_box(source: pygame.Surface, dest: Any, area: Any, drawn: pygame.Rect) -> list[int]:
+    """Where the game put a blit, unclipped: text that runs off the window keeps its size."""
+    try:
+        at = pygame.Rect(dest).topleft if not isinstance(dest, tuple | list) or len(dest) != 2 else dest
+        size = pygame.Rect(area).size if area is not None else source.get_size()
+        return [round(float(at[0])), round(float(at[1])), int(size[0]), int(size[1])]
+    except (TypeError, ValueError):
+        return _box(drawn)
+
+
 class ScreenSurface(pygame.Surface):
     """The game's window: a plain surface whose fills and blits are recorded."""
 
@@ -114,14 +125,10 @@ class ScreenSurface(pygame.Surface):
     def blit(self, source: pygame.Surface, dest: Any, area: Any = None,
              special_flags: int = 0) -> pygame.Rect:
         drawn = super().blit(source, dest, area, special_flags)
-        try:  # where the game put it, unclipped: text that runs off the window keeps its size
-            at = pygame.Rect(dest).topleft if not isinstance(dest, tuple | list) or len(dest) != 2 else dest
-            size = pygame.Rect(area).size if area is not None else source.get_size()
-            box = [round(float(at[0])), round(float(at[1])), int(size[0]), int(size[1])]
-        except (TypeError, ValueError):
-            box = _box(drawn)
-        if not RECORDER.place(source, box, area):
-            RECORDER.add(["blit", None, box, 0, None])
+        box = _intended_blit_box(source, dest, area, drawn)
+        ops = RECORDER.placed_ops(source, box, area)
+        for op in ops or [["blit", None, box, 0, None]]:
+            RECORDER.add(op)
         return drawn
 
     def blits(self, blit_sequence: Any, doreturn: Any = 1) -> list[pygame.Rect] | None:
@@ -131,12 +138,21 @@ class ScreenSurface(pygame.Surface):
 
 
 class OffscreenSurface(pygame.Surface):
-    """What `pygame.Surface(...)` makes for the game: its fills are kept (see note_offscreen)."""
+    """What `pygame.Surface(...)` makes for the game: its fills and the text and shapes blitted
+    onto it are kept (see note_offscreen), so a canvas drawn first and blitted whole onto the
+    window is recorded like a window drawn directly."""
 
     def fill(self, color: Any, rect: Any = None, special_flags: int = 0) -> pygame.Rect:
         box = super().fill(color, rect, special_flags)
         RECORDER.note_offscreen(self, ["fill", rgb(color, self), _box(box), 0, None])
         return box
+
+    def blit(self, source: pygame.Surface, dest: Any, area: Any = None,
+             special_flags: int = 0) -> pygame.Rect:
+        drawn = super().blit(source, dest, area, special_flags)
+        for op in RECORDER.placed_ops(source, _intended_blit_box(source, dest, area, drawn), area) or []:
+            RECORDER.note_offscreen(self, op)
+        return drawn
 
 
 def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], index: int | None, name: str,
