@@ -8,8 +8,9 @@ rise one flap gives (learnt from the flaps it made, so strong and weak flaps, cu
 fixed ones all settle around the centre). It never flaps while the bird still rises, so presses
 that add up do not send it through the roof. When the bird stops moving (game over) it presses
 SPACE to play again. Once it has flown through `PIPES_TO_PASS` pipes it keeps flying a little
-(time for the score to change), lets the bird fall, restarts once, and says it is finished;
-the harness then ends the run. Standard library and pygame only: this runs in the sandbox.
+(time for the score to change) and says it is finished; the harness then ends the run. After
+GIVE_UP_AFTER_LOSSES lost games without a single pass it gives up (an impossible game).
+Standard library and pygame only: this runs in the sandbox.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ KEEP_FLYING_FRAMES = 60      # after the last pass: the score has time to change
 START_PRESS_FRAME = 5        # many games wait for a first SPACE
 STILL_FRAMES = 25            # the bird has not moved this long: the game is over (or waiting)
 RESTART_WAIT = 10            # frames between seeing the game over and pressing SPACE
-FINAL_RESTART_FRAMES = 30    # frames to watch the restarted game before finishing
-GIVE_UP_FALL_FRAMES = 300    # a bird that will not fall after the run (still flying) ends it
 GIVE_UP_AFTER_LOSSES = 4     # games lost without a single pass: the game is not playable
 HISTORY = 40
 
@@ -57,7 +56,6 @@ class Autopilot:
         self.still_since: int | None = None
         self.restart_at: int | None = None
         self.done_flying_at: int | None = None
-        self.final_restart_at: int | None = None
         self.losses = 0
 
     # The harness calls this at every frame boundary ------------------------------------------
@@ -170,23 +168,16 @@ class Autopilot:
         self.losses += 1
         if self.passed == 0 and self.losses >= GIVE_UP_AFTER_LOSSES:
             self.finished = "autopilot-gave-up"
-        if self.done_flying_at is not None and self.final_restart_at is None:
-            self.final_restart_at = frame
         return True
 
     def _wind_down(self, frame: int) -> bool:
-        """Keep flying a while, then let the bird fall, restart once and finish."""
+        """Keep flying a while (the score has time to change), then finish."""
         if self.done_flying_at is None:
             self.done_flying_at = frame
-        if self.final_restart_at is not None:
-            if frame - self.final_restart_at >= FINAL_RESTART_FRAMES:
-                self.finished = "autopilot-done"
-            return False
-        if frame - self.done_flying_at >= KEEP_FLYING_FRAMES + GIVE_UP_FALL_FRAMES:
+        if frame - self.done_flying_at >= KEEP_FLYING_FRAMES:
             self.finished = "autopilot-done"
-        if frame - self.done_flying_at < KEEP_FLYING_FRAMES:
-            return self._flap_now()
-        return False
+            return False
+        return self._flap_now()
 
     def _flap_now(self) -> bool:
         bird = self.bird
