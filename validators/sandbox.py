@@ -277,22 +277,28 @@ class Sandbox:
                                     start_new_session=True, close_fds=True)
         try:
             proc.wait(timeout=self.limits.wall_s + _BWRAP_GRACE_S)
+            backstop_fired = False
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)
             proc.wait()
+            backstop_fired = True
         _kill_group(proc.pid)
         stray = kill_marked_processes(marker)
         wall = time.monotonic() - started
         status = _read_status(status_path)
+        if status is None:  # the supervisor itself died (killed from inside, or failed to start)
+            code = proc.returncode
+            status = {"exit_code": code if code >= 0 else None,
+                      "signal": -code if code < 0 else None, "timed_out": backstop_fired}
         return SandboxResult(
             tier=self.tier,
-            exit_code=status.get("exit_code") if status else None,
-            signal=status.get("signal") if status else None,
-            timed_out=bool(status.get("timed_out")) if status else True,
+            exit_code=status.get("exit_code"),
+            signal=status.get("signal"),
+            timed_out=bool(status.get("timed_out")),
             wall_s=wall,
             stdout=_tail(out_path), stderr=_tail(err_path),
-            descendants_killed=(status.get("descendants_killed", 0) if status else 0) + stray,
-            supervisor_lost=status is None,
+            descendants_killed=int(status.get("descendants_killed", 0)) + stray,
+            supervisor_lost="wall_s" not in status,
         )
 
     def _rlimits(self) -> dict[str, int]:
