@@ -29,7 +29,8 @@ def check_play(code: str, report: SmokeReport) -> list[Finding]:
         return []
     autopilot = runs.get(AUTOPILOT)
     findings: list[Finding] = []
-    if autopilot is not None:
+    ended = (report.runs[AUTOPILOT].result or {}).get("outcome") if autopilot else None
+    if autopilot is not None and ended == "stopped":  # a crash or hang is the smoke check's finding
         budget_s = report.runs[AUTOPILOT].scenario.max_frames / 60
         findings += check_pipes_playable(autopilot, budget_s)
     findings += check_score_counts(code, autopilot)
