@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 RESTART_STILL_FRAMES = 10   # the bird sat still this long before a SPACE that restarted the game
 RESTART_MOVE_WITHIN = 25    # ... and moved again within this many frames
+SURVIVE_FRAMES = 12         # a pass counts when the pipes still scroll this many frames later
 
 
 @dataclass
@@ -107,15 +108,24 @@ class Played:
 
     @cached_property
     def passes(self) -> list[tuple[int, pv.Pair]]:
-        """(frame, pair) for each pipe the bird flew through."""
+        """(frame, pair) for each pipe the bird flew through and survived: the pipes still
+        scroll a little later (a game whose collision box is larger than its drawing may end
+        the game at the very pipe the drawing shows passed)."""
         passed, before = [], []
         for frame in self.frames:
             now = self.pairs.get(frame["f"], [])
             bird = self.birds.get(frame["f"])
             if bird is not None:
-                passed += [(frame["f"], p) for p in pv.flew_through(before, now, bird)]
+                passed += [(frame["f"], p) for p in pv.flew_through(before, now, bird)
+                           if self.scrolling(frame["f"])]
             before = now
         return passed
+
+    def scrolling(self, frame: int, later: int = SURVIVE_FRAMES) -> bool:
+        """Pipes still move left `later` frames after `frame` (the game goes on)."""
+        then, after = self.pairs.get(frame + later - 2, []), self.pairs.get(frame + later, [])
+        return any(p.x > q.x and (p.gap_top, p.gap_bottom) == (q.gap_top, q.gap_bottom)
+                   for p in then for q in after)
 
     @cached_property
     def restarts(self) -> list[int]:
