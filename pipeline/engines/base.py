@@ -9,7 +9,7 @@ they report why they ended and how many tokens they saw.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +73,33 @@ class Engine(Protocol):
     def stream(self, request: GenerationRequest) -> PieceStream: ...
 
     def close(self) -> None: ...
+
+
+class GeneratorStream:
+    """A PieceStream over a generator of pieces that fills in the counters as it runs.
+
+    Closing it closes the generator, which runs its `finally` blocks: that is how an early stop
+    (the loop guard) frees a sampler or a connection at once.
+    """
+
+    def __init__(self) -> None:
+        self.finish_reason: str | None = None
+        self.n_prompt_tokens = 0
+        self.n_generated_tokens = 0
+        self._pieces: Generator[Piece, None, None] = _no_pieces()
+
+    def __iter__(self) -> Iterator[Piece]:
+        return self
+
+    def __next__(self) -> Piece:
+        return next(self._pieces)
+
+    def close(self) -> None:
+        self._pieces.close()
+
+
+def _no_pieces() -> Generator[Piece, None, None]:
+    yield from ()
 
 
 class Utf8Pieces:

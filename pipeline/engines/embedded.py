@@ -23,6 +23,7 @@ from pipeline.engines.base import (
     FINISH_EOS,
     FINISH_LENGTH,
     GenerationRequest,
+    GeneratorStream,
     Piece,
     Utf8Pieces,
 )
@@ -320,20 +321,10 @@ class EmbeddedEngine:
             yield Piece(tail, b"", 0, None)
 
 
-class EmbeddedStream:
+class EmbeddedStream(GeneratorStream):
     """One request's pieces; close() early (the loop guard does) frees its sampler at once."""
 
     def __init__(self, engine: EmbeddedEngine, request: GenerationRequest) -> None:
-        self.finish_reason: str | None = None
-        self.n_prompt_tokens = 0
-        self.n_generated_tokens = 0
+        super().__init__()
         self._pieces = engine._run(request, self)
 
-    def __iter__(self) -> Iterator[Piece]:
-        return self
-
-    def __next__(self) -> Piece:
-        return next(self._pieces)
-
-    def close(self) -> None:
-        self._pieces.close()

@@ -17,7 +17,13 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from pipeline.engines.base import FINISH_EOS, FINISH_LENGTH, GenerationRequest, Piece
+from pipeline.engines.base import (
+    FINISH_EOS,
+    FINISH_LENGTH,
+    GenerationRequest,
+    GeneratorStream,
+    Piece,
+)
 from pipeline.engines.server import ServerError, _error_message
 from pipeline.samplers import SamplerChain
 
@@ -113,13 +119,11 @@ class OpenAIEngine:
         pass
 
 
-class OpenAIStream:
+class OpenAIStream(GeneratorStream):
     """Pieces from the completions event stream; token counts come from the final `usage`."""
 
     def __init__(self, engine: OpenAIEngine, request: GenerationRequest) -> None:
-        self.finish_reason: str | None = None
-        self.n_prompt_tokens = 0
-        self.n_generated_tokens = 0
+        super().__init__()
         self._connection: http.client.HTTPConnection | None = None
         self._pieces = self._events(engine, request)
 
@@ -155,13 +159,7 @@ class OpenAIStream:
         if self.finish_reason is None:
             raise ServerError("the server closed the stream before saying why it stopped")
 
-    def __iter__(self) -> Iterator[Piece]:
-        return self
-
-    def __next__(self) -> Piece:
-        return next(self._pieces)
-
     def close(self) -> None:
-        self._pieces.close()
+        super().close()
         if self._connection is not None:
             self._connection.close()

@@ -13,7 +13,13 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pipeline.engines.base import FINISH_EOS, FINISH_LENGTH, GenerationRequest, Piece
+from pipeline.engines.base import (
+    FINISH_EOS,
+    FINISH_LENGTH,
+    GenerationRequest,
+    GeneratorStream,
+    Piece,
+)
 from pipeline.transcript import Transcript
 
 # BPE vocabularies hold words and runs of whitespace up to some length, so runs are capped.
@@ -53,11 +59,9 @@ class ReplayEngine:
         pass
 
 
-class ReplayStream:
+class ReplayStream(GeneratorStream):
     def __init__(self, pieces: list[str], n_predict: int, recorded_finish: str | None) -> None:
-        self.finish_reason: str | None = None
-        self.n_prompt_tokens = 0
-        self.n_generated_tokens = 0
+        super().__init__()
         self._pieces = self._run(pieces, n_predict, recorded_finish)
 
     def _run(self, pieces: list[str], n_predict: int, recorded_finish: str | None) -> Iterator[Piece]:
@@ -73,11 +77,3 @@ class ReplayStream:
         # A recording that was cut by its length limit stays a length stop when replayed.
         self.finish_reason = recorded_finish if recorded_finish in (FINISH_EOS, FINISH_LENGTH) else FINISH_EOS
 
-    def __iter__(self) -> Iterator[Piece]:
-        return self
-
-    def __next__(self) -> Piece:
-        return next(self._pieces)
-
-    def close(self) -> None:
-        self._pieces.close()

@@ -14,7 +14,13 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-from pipeline.engines.base import FINISH_EOS, FINISH_LENGTH, GenerationRequest, Piece
+from pipeline.engines.base import (
+    FINISH_EOS,
+    FINISH_LENGTH,
+    GenerationRequest,
+    GeneratorStream,
+    Piece,
+)
 from pipeline.errors import UsageError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -125,13 +131,11 @@ def _finish_reason(final: dict[str, Any]) -> str:
     return FINISH_EOS if final.get("stop_type") == "eos" else FINISH_LENGTH
 
 
-class ServerStream:
+class ServerStream(GeneratorStream):
     """Pieces from the server's event stream (or from one reply when streaming is off)."""
 
     def __init__(self, engine: ServerEngine, request: GenerationRequest) -> None:
-        self.finish_reason: str | None = None
-        self.n_prompt_tokens = 0
-        self.n_generated_tokens = 0
+        super().__init__()
         self._connection: http.client.HTTPConnection | None = None
         runner = self._events if engine.streaming else self._whole
         self._pieces = runner(engine, request)
@@ -185,13 +189,7 @@ class ServerStream:
         # llama-completion's output) do not.
         self.n_generated_tokens = predicted - 1 if self.finish_reason == FINISH_EOS and predicted else predicted
 
-    def __iter__(self) -> Iterator[Piece]:
-        return self
-
-    def __next__(self) -> Piece:
-        return next(self._pieces)
-
     def close(self) -> None:
-        self._pieces.close()
+        super().close()
         if self._connection is not None:
             self._connection.close()
