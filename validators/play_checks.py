@@ -3,6 +3,7 @@ could fly through pipes (or the game made it impossible), the score counts, text
 the window, nothing flickers, and what the prompt calls random varies across seeded runs.
 
 check_play(code, report) -> findings; validators/smoke.py calls it after the requirement checks.
+It also notes the pipes the autopilot flew through in report.scenarios["autopilot"]["pipes_passed"].
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def check_play(code: str, report: SmokeReport) -> list[Finding]:
         return []
     autopilot = runs.get(AUTOPILOT)
     findings: list[Finding] = []
+    if autopilot is not None and AUTOPILOT in report.scenarios:  # shown in the result's details
+        report.scenarios[AUTOPILOT]["pipes_passed"] = len(autopilot.passes)
     ended = (report.runs[AUTOPILOT].result or {}).get("outcome") if autopilot else None
     if autopilot is not None and ended == "stopped":  # a crash or hang is the smoke check's finding
         budget_s = report.runs[AUTOPILOT].scenario.max_frames / 60

@@ -124,6 +124,7 @@ def _keys(report):
 def test_autopilot_flies_through_pipes_that_spawn_from_a_set_timer_in_a_dt_game():
     run = autopilot_run("healthy_dt_timer")
     assert len(run.passes) >= 3
+    assert play_report("healthy_dt_timer").scenarios["autopilot"]["pipes_passed"] == len(run.passes)
     assert _keys(play_report("healthy_dt_timer")) == Counter()
 
 
