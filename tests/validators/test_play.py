@@ -17,7 +17,7 @@ from pipeline.codes import CATALOGUE
 from pipeline.findings import verdict
 from validators.harness import play_view as pv
 from validators.play_flicker import densest
-from validators.play_score import counts_near, uncalled_score_functions
+from validators.play_score import check_score_counts, counts_near, uncalled_score_functions
 from validators.play_text import out_of_window
 
 from .play_runs import autopilot_run, manifest, play_report
@@ -90,6 +90,13 @@ def test_static_read_finds_a_score_function_nobody_calls():
     code = "def add_score(g):\n    g['score'] += 1\n\ndef draw_score():\n    pass\n\ndraw_score()\n"
     assert uncalled_score_functions(code) == [("add_score", 1)]
     assert uncalled_score_functions("def f(:\n") == []
+
+
+def test_uncalled_score_function_alone_is_a_warning_when_play_cannot_tell():
+    code = "score = 0\n\ndef increase_score():\n    global score\n    score += 1\n"
+    [f] = check_score_counts(code, None)
+    assert f.key == "requirements/score-uncalled@3" and f.severity == "warning"
+    assert check_score_counts("def draw_score():\n    pass\n\ndraw_score()\n", None) == []
 
 
 def test_flicker_window_counts_changes_in_the_densest_stretch():
