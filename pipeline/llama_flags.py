@@ -59,8 +59,24 @@ class LlamaArgs:
     user_set: frozenset[str] = frozenset()
     notes: list[str] = field(default_factory=list)
     preset: str | None = None
-    # True when any flag touched sampling (user_set misses --sampling-seq, -l and --legacy)
+    # True when a flag other than --seed shaped the chain (user_set misses --sampling-seq, -l, --legacy)
     any_sampling_flag: bool = False
+
+    def engine_options(self) -> dict[str, Any]:
+        """EmbeddedEngine keyword arguments for what -c, -ngl, -t and --override-kv set; nothing
+        for what the line leaves to llama.cpp (so a sample key holds only what was asked)."""
+        options: dict[str, Any] = {}
+        if self.ctx_size is not None:
+            options["n_ctx"] = self.ctx_size
+        if self.n_gpu_layers == "all":
+            options["n_gpu_layers"] = 999
+        elif isinstance(self.n_gpu_layers, int):
+            options["n_gpu_layers"] = self.n_gpu_layers
+        if self.threads is not None:
+            options["n_threads"] = self.threads
+        if self.kv_overrides:
+            options["kv_overrides"] = dict(self.kv_overrides)
+        return options
 
     def prompt_text(self) -> str | None:
         """The prompt llama.cpp would use: -p, or -f's file less one trailing newline, unescaped."""
@@ -165,7 +181,8 @@ class _Parser:
         self.any_sampling = False
 
     def apply(self, flag: str, key: str, value: str) -> None:
-        self.any_sampling |= key in PARAM_SPECS or key in SAMPLING_KEYS
+        # the seed picks a sample, not a configuration
+        self.any_sampling |= key != "seed" and (key in PARAM_SPECS or key in SAMPLING_KEYS)
         if key in PARAM_SPECS:
             number = _int(flag, value) if PARAM_SPECS[key].kind is int else _float(flag, value)
             if key == "temp" and number < 0:

@@ -71,10 +71,15 @@ def test_only_samplers_counts_as_setting_the_order_as_in_llama_cpp() -> None:
 
 
 @pytest.mark.parametrize("command", ["--sampling-seq k", "-l 1+1", "--legacy", "--typical 0.9",
-                                     "--preset unsloth-qwq", "--seed 1"])
-def test_any_sampling_flag_says_whether_sampling_was_touched(command: str) -> None:
+                                     "--preset unsloth-qwq"])
+def test_any_sampling_flag_says_whether_the_chain_was_shaped(command: str) -> None:
     assert parse(command).any_sampling_flag
     assert not parse("-m x.gguf -c 16 -t 1 -no-cnv").any_sampling_flag
+
+
+def test_a_seed_alone_picks_a_sample_not_a_configuration() -> None:
+    assert not parse("--seed 1").any_sampling_flag
+    assert "seed" in parse("--seed 1").user_set
 
 
 def test_dry_breakers_clear_the_defaults_once_and_are_unescaped() -> None:

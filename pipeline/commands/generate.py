@@ -146,21 +146,6 @@ def describe(chain: SamplerChain, notes: list[str], *, engine: str = "embedded")
     return "\n".join(lines)
 
 
-def embedded_options(flags: LlamaArgs) -> dict[str, Any]:
-    """EmbeddedEngine keyword arguments from llama-cli's -c, -ngl, -t and --override-kv."""
-    options: dict[str, Any] = {"n_ctx": flags.ctx_size or 0}
-    layers = flags.n_gpu_layers
-    if layers == "all":
-        options["n_gpu_layers"] = 999
-    elif isinstance(layers, int):
-        options["n_gpu_layers"] = layers
-    if flags.threads is not None:
-        options["n_threads"] = flags.threads
-    if flags.kv_overrides:
-        options["kv_overrides"] = dict(flags.kv_overrides)
-    return options
-
-
 def _open_engine(args: argparse.Namespace, flags: LlamaArgs) -> Engine:
     if args.engine == "openai":
         from pipeline.engines.openai_compat import DEFAULT_URL as OPENAI_URL
@@ -173,7 +158,7 @@ def _open_engine(args: argparse.Namespace, flags: LlamaArgs) -> Engine:
         return ServerEngine(args.server_url or DEFAULT_URL)
     from pipeline.engines.embedded import EmbeddedEngine
 
-    return EmbeddedEngine(flags.model or "", **embedded_options(flags))
+    return EmbeddedEngine(flags.model or "", **flags.engine_options())
 
 
 def _echo(raw: bool) -> Callable[[Piece], None]:

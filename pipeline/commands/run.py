@@ -93,22 +93,11 @@ def llama_configuration(extra: list[str], notes: list[str]) -> tuple[Any, list[s
     notes += parsed.notes
     if "seed" in parsed.user_set:
         notes.append("--seed ignored: gencheck run uses seeds 1..N (--seeds N)")
-    options: dict[str, Any] = {}
-    if parsed.ctx_size is not None:
-        options["n_ctx"] = parsed.ctx_size
-    if parsed.n_gpu_layers is not None:
-        layers = parsed.n_gpu_layers
-        options["n_gpu_layers"] = 999 if layers == "all" else None if layers == "auto" else int(layers)
-        if options["n_gpu_layers"] is None:
-            del options["n_gpu_layers"]
-    if parsed.threads is not None:
-        options["n_threads"] = parsed.threads
-    if parsed.kv_overrides:
-        options["kv_overrides"] = dict(parsed.kv_overrides)
+    options = parsed.engine_options()
     name = parsed.preset or " ".join(word for word in parsed.chain.label().split()
                                      if not word.startswith("seed="))
-    sampling = parsed.user_set - {"seed"}
-    configuration = chain_configuration(parsed.chain, name) if sampling or parsed.preset else None
+    # any_sampling_flag, not user_set: a lone --sampling-seq or --legacy is a configuration too
+    configuration = chain_configuration(parsed.chain, name) if parsed.any_sampling_flag or parsed.preset else None
     n_predict = parsed.n_predict if parsed.n_predict != -1 else None
     return configuration, [parsed.model] if parsed.model else [], options, n_predict
 
