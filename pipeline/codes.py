@@ -2,13 +2,15 @@
 
 A stage never invents a code on the spot: it calls `finding("check/code", message, line)`,
 which takes the severity from here. The README's table of codes is generated from CATALOGUE
-(`python -m pipeline.codes --markdown`).
+(`python -m pipeline.codes --markdown`;
+`python -m pipeline.codes --update-readme README.md` rewrites it there).
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pipeline.findings import Finding, Severity
@@ -131,9 +133,22 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+README_START, README_END = "<!-- codes:start -->", "<!-- codes:end -->"
+
+
+def readme_with_table(readme: str) -> str:
+    """The README text with the table between its codes markers replaced by the catalogue's."""
+    head, _, rest = readme.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    return f"{head}{README_START}\n{markdown_table()}\n{README_END}{tail}"
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--markdown"]:
         print(markdown_table())
+    elif sys.argv[1:2] == ["--update-readme"] and len(sys.argv) == 3:
+        readme_path = Path(sys.argv[2])
+        readme_path.write_text(readme_with_table(readme_path.read_text(encoding="utf-8")), encoding="utf-8")
     else:
         for c in CATALOGUE:
             print(f"{c.key:40} {c.severity:8} {c.meaning}")
