@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - imported from the project (tests)
     from validators.harness import play_view as pv
 
 PIPES_TO_PASS = 3
-KEEP_FLYING_FRAMES = 60      # after the last pass: the score has time to change
+KEEP_FLYING_FRAMES = 45      # after the last pass: the score has time to change
 START_PRESS_FRAME = 5        # many games wait for a first SPACE
 STILL_FRAMES = 25            # the bird has not moved this long: the game is over (or waiting)
 RESTART_WAIT = 10            # frames between seeing the game over and pressing SPACE
