@@ -5,7 +5,8 @@ met (a pair, or overlapping pairs whose gaps intersect) whether a bird fits: tal
 bird plus a margin. No pass and no opening the bird fits through is the game's fault (an
 error); no pass for another reason is reported as a warning with the reason (no pipes ever
 drawn, no bird found, or the autopilot could not fly it); some unfair openings in a game that
-can be played are a warning.
+can be played, or a next gap too high to climb to in time (validators/play_reach.py), are a
+warning.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators.harness import play_view as pv
+from validators.play_reach import describe, unreachable
 from validators.play_track import Played, where
 
 BIRD_MARGIN = 0.25  # the opening must exceed the bird's height by this share (and by 6 px)
@@ -73,6 +75,13 @@ def check_pipes_playable(autopilot: Played | None, budget_s: float) -> list[Find
         return [finding("requirements/pipes-unfair", f"{_describe(pair, size, why, bird.h)} "
                         f"({len(bad)} of {len(met)} openings are too narrow)", None,
                         **where(autopilot, frame, gap_px=round(size), bird_px=bird.h))]
+    steep = unreachable(autopilot, bird)
+    if steep:
+        first = steep[0]
+        shown = [f for f, pairs in autopilot.pairs.items() if first.pair in pairs and first.next_pair in pairs]
+        return [finding("requirements/pipes-unfair", f"{describe(first)} ({len(steep)} such "
+                        f"pair{'s' if len(steep) != 1 else ''})", None,
+                        **where(autopilot, first.frame, shown, climb_px=first.climb_px))]
     return []
 
 
