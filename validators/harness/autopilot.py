@@ -68,6 +68,8 @@ class Autopilot:
             return [("up", "space")]
         if self._decide(frame):
             self.key_down = True
+            if self.bird is not None and self.flap_at is None:  # measure the rise this flap gives
+                self.flap_at = (frame, self.bird.cy)
             return [("down", "space")]
         return []
 
@@ -163,7 +165,7 @@ class Autopilot:
             self.restart_at = frame + RESTART_WAIT
         if frame < self.restart_at:
             return False
-        self.restart_at, self.still_since = None, None
+        self.restart_at, self.still_since, self.flap_at, self.flap_top = None, None, None, None
         self.ys.clear()
         self.losses += 1
         if self.passed == 0 and self.losses >= GIVE_UP_AFTER_LOSSES:
