@@ -54,7 +54,8 @@ def region_changes(run: Played) -> dict[str, list[tuple[int, bool]]]:
 
 def _background(shapes: list[pv.Box], window: tuple[int, int]) -> pv.Box | None:
     area = window[0] * window[1]
-    return next((s for s in shapes if s.w * s.h >= 0.9 * area and s.x <= 1 and s.y <= 1), None)
+    return next((s for s in shapes if s.w * s.h >= 0.9 * area and s.x <= 1 and s.y <= 1
+                 and s.rgb != pv.UNKNOWN), None)
 
 
 def _land(shapes: list[pv.Box], window: tuple[int, int]) -> pv.Box | None:

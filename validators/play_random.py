@@ -51,8 +51,8 @@ def _pipe_colours(run: Played) -> tuple[int, set[tuple[int, int, int]]] | None:
         if end is not None and frame >= end:
             break
         first = frame if first is None else first
-        colours |= {p.rgb for p in pairs}
-    return (first, colours) if first is not None else None
+        colours |= {p.rgb for p in pairs if p.rgb != pv.UNKNOWN}
+    return (first, colours) if first is not None and colours else None
 
 
 def samples(runs: dict[str, Played]) -> dict[str, list[Sample]]:
@@ -61,7 +61,7 @@ def samples(runs: dict[str, Played]) -> dict[str, list[Sample]]:
                                       "pipe colour": []}
     for run in runs.values():
         bird = _first_bird(run, bird_x)
-        if bird is not None:
+        if bird is not None and bird[1].rgb != pv.UNKNOWN:  # a sprite's colour and shape are unknown
             found["bird colour"].append((run, bird[0], bird[1].rgb))
             found["bird shape"].append((run, bird[0], _form(bird[1])))
         land = _first_land(run)

@@ -50,6 +50,16 @@ def test_overlapping_pairs_merge_into_one_obstacle_with_the_intersection_of_thei
     assert pv.opening([pair]) is None
 
 
+def test_blitted_sprites_are_shapes_of_unknown_colour_and_can_be_pipes():
+    ops = [["blit", None, [200, 0, 60, 150], 0, None], ["blit", None, [200, 330, 60, 190], 0, None],
+           ["blit", None, [90, 300, 28, 28], 0, None], ["text", [0, 0, 0], [300, 10, 40, 20], 0, "3"], LAND]
+    shapes = pv.boxes(ops)
+    assert [b.kind for b in shapes] == ["blit", "blit", "blit", "rect"]
+    assert shapes[2].rgb == pv.UNKNOWN and pv.is_small(shapes[2], WINDOW)
+    [pair] = pv.pipe_pairs(shapes, WINDOW)
+    assert (pair.gap_top, pair.gap_bottom) == (150, 330)
+
+
 def test_a_pipe_counts_as_passed_only_when_the_bird_is_inside_its_gap():
     before = [pv.Pair(30, 60, 200, 360, GREEN)]
     after = [pv.Pair(27, 60, 200, 360, GREEN)]

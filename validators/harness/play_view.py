@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 FILLED_KINDS = ("rect", "circle", "ellipse", "polygon")
+UNKNOWN = (-1, -1, -1)    # the colour of a blitted surface: the record does not know it
 CROSSING_MAX_SHIFT = 40   # px a pipe may move left between two frames and still be the same pipe
 CAP_REACH = 2             # px: a cap rect touching a pipe's end narrows that pipe's gap
 
@@ -72,13 +73,16 @@ class Pair(NamedTuple):
 
 
 def boxes(ops: Iterable[Sequence[Any]]) -> list[Box]:
-    """The filled shapes and fills of a frame, in drawing order."""
+    """The filled shapes, fills and image blits of a frame, in drawing order. A blitted
+    surface (a sprite: a bird or pipe drawn off-screen first) has no known colour: UNKNOWN."""
     found = []
     for op in ops:
         kind, rgb, box, width = op[0], op[1], op[2], op[3]
         if rgb and (kind == "fill" or (kind in FILLED_KINDS and width == 0)):
             found.append(Box("rect" if kind == "fill" else kind, (rgb[0], rgb[1], rgb[2]),
                              box[0], box[1], box[2], box[3]))
+        elif kind == "blit":
+            found.append(Box("blit", UNKNOWN, box[0], box[1], box[2], box[3]))
     return found
 
 
@@ -112,7 +116,7 @@ def pipe_pairs(shapes: Sequence[Box], window: Sequence[int], bird: Box | None = 
     touches either end. Rects of a pipe that overlaps its neighbour pair with the nearest."""
     width, height = window
     floor = land_top(shapes, window)
-    columns = [b for b in shapes if b.kind == "rect" and 10 <= b.w <= 0.4 * width
+    columns = [b for b in shapes if b.kind in ("rect", "blit") and 10 <= b.w <= 0.4 * width
                and b.h >= 0.04 * height and not _is_bird(b, bird)]
     tops = [b for b in columns if b.y <= 2 and b.bottom < floor - 2]
     lows = [b for b in columns if b.y > 2 and b.bottom >= floor - 3 and b.y < floor]
