@@ -50,3 +50,12 @@ def test_the_manifest_covers_every_failure_class_of_the_issue() -> None:
     } <= keys
     healthy = [e for name, e in EXPECTED.items() if "healthy" in name]
     assert len(healthy) >= 4 and all(e["verdict"] == "pass" and not e["findings"] for e in healthy)
+
+
+@pytest.mark.parametrize("relpath", sorted(name for name in EXPECTED if "healthy" in name))
+def test_healthy_fixture_passes_the_smoke_run_too_with_no_finding(relpath: str) -> None:
+    # The static manifest holds without the smoke run; a healthy answer must also play clean:
+    # no error and no warning from the scenarios, the requirements or the play checks.
+    result = validate_path(FIXTURES / relpath, smoke=True)
+    assert [(f.key, f.message) for f in result.findings] == []
+    assert result.details["sandbox_tier"]
