@@ -2,17 +2,15 @@
 
 The CLI (`gencheck validate`), the run matrix and the pytest gate all call validate_text /
 validate_path; nothing else decides a verdict. Flow: transcript checks -> extract ->
-compile (gate) -> lint -> names -> smoke run (when requested and available).
+compile (gate) -> lint -> names -> smoke run (when requested).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from pipeline.errors import UsageError
@@ -20,6 +18,7 @@ from pipeline.extract import THINK_OPEN, extract_program, normalise_newlines, pr
 from pipeline.findings import Finding, Severity, verdict
 from pipeline.transcript import sidecar_path
 from validators import GATING_CHECK, STATIC_VALIDATORS
+from validators.smoke import run_smoke
 from validators.transcript import check_transcript
 
 # When two checks see the same failure on the same line, one restates the other: for
@@ -103,22 +102,15 @@ def validate_text(
             compiled = False
             break
 
-    # ---- smoke run: the single place where its findings join the static ones ----
-    # validators/smoke.py (another module's job) exposes run_smoke(code, options) -> an object
-    # with `.findings`. Until it exists, a requested smoke run is recorded as not available.
+    # The smoke run: the single place where its findings join the static ones.
     if smoke and compiled:
-        smoke_module = _smoke_module()
-        if smoke_module is None:
-            details["smoke"] = "not available (validators/smoke.py is not built yet)"
-        else:
-            with _timed(timings, "smoke"):
-                outcome = smoke_module.run_smoke(code, smoke_options)
-            findings += outcome.findings
-            details["smoke"] = "run"
-            details.update(outcome.to_json())  # sandbox_tier, scenarios, screenshots, requirements
+        with _timed(timings, "smoke"):
+            outcome = run_smoke(code, smoke_options)
+        findings += outcome.findings
+        details["smoke"] = "run"
+        details.update(outcome.to_json())  # sandbox_tier, scenarios, screenshots, requirements
     elif smoke:
         details["smoke"] = "skipped: the program does not compile"
-    # ---- end of smoke run ----
 
     return _result(source, _without_duplicates(findings), code, details)
 
@@ -158,15 +150,6 @@ def _result(source: str, findings: list[Finding], code: str | None, details: dic
 def _without_duplicates(findings: list[Finding]) -> list[Finding]:
     keys = {(f"{f.check}/{f.code}", f.line) for f in findings}
     return [f for f in findings if (DUPLICATES.get(f"{f.check}/{f.code}"), f.line) not in keys]
-
-
-def _smoke_module() -> ModuleType | None:
-    try:
-        return importlib.import_module("validators.smoke")
-    except ModuleNotFoundError as exc:
-        if exc.name == "validators.smoke":
-            return None
-        raise
 
 
 class _timed:
