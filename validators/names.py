@@ -13,7 +13,7 @@ scope. Two things are added on top, because they are exactly the bugs ruff and p
 Flow is ignored on purpose: any binding anywhere in the reachable scope counts (a module-level
 assignment after a function's definition runs before the function is called; an `if` or
 `try/except ImportError` branch may bind). So what is reported is a certain failure whenever
-that line runs.
+that line runs. The orders that are certain despite flow are names_order's job.
 """
 
 from __future__ import annotations

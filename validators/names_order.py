@@ -11,6 +11,11 @@ It follows a top-level statement into the module functions it calls by name, tra
 Bodies of nested functions, lambdas and classes are not followed (they may run later), and a
 name any function binds through `global` is left alone (when that runs is unknown), so what is
 reported is a read that certainly finds nothing bound whenever it runs during that statement.
+
+Inside a function, one order is certain too: a module name that only this function binds
+(through `global`) and that its body reads, on entry, before any statement that binds it
+(`global best` then `if score > best: best = score`): the first call reads it unbound.
+
 Uses the standard `ast` (the program has compiled already): positions are exact and cheap.
 """
 
@@ -44,8 +49,14 @@ def check_binding_order(code: str) -> list[Finding]:
         return []  # compile reports it
     if _binds_dynamically(module):
         return []
+    binders = _module_binders(module)
+    return _module_order(module, binders) + _global_read_before_binding(module, binders)
+
+
+def _module_order(module: ast.Module, binders: dict[str, set[ast.AST]]) -> list[Finding]:
+    """Top-level statements that run a read of a name the module binds only further down."""
     first_binding = _first_top_level_binding(module)
-    bound_in_functions = _globals_bound_in_functions(module)
+    bound_in_functions = {n for n, scopes in binders.items() if scopes - {module}}
     functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
     for statement in module.body:
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -111,27 +122,126 @@ def _first_top_level_binding(module: ast.Module) -> dict[str, int]:
     return first
 
 
-def _globals_bound_in_functions(module: ast.Module) -> set[str]:
-    names: set[str] = set()
+def _module_binders(module: ast.Module) -> dict[str, set[ast.AST]]:
+    """name -> the scopes whose statements bind it as a module name: the module itself, and
+    each function or class body that declares it `global` and binds it."""
+    binders: dict[str, set[ast.AST]] = {}
+    for name in _bound_names_in_body(module.body):
+        binders.setdefault(name, set()).add(module)
     for node in ast.walk(module):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            declared = {n for s in ast.walk(node) if isinstance(s, ast.Global) for n in s.names}
-            names |= declared & set(_bound_names_in_body(node.body))
-    return names
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            for name in _declared(node, ast.Global) & set(_bound_names_in_body(node.body)):
+                binders.setdefault(name, set()).add(node)
+    return binders
+
+
+def _declared(scope: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, kind: type) -> set[str]:
+    """The names a scope's own `global` (or `nonlocal`) statements declare."""
+    return {n for s in _own_nodes(scope.body) if isinstance(s, kind) for n in s.names}
+
+
+def _global_read_before_binding(
+    module: ast.Module, binders: dict[str, set[ast.AST]]
+) -> list[Finding]:
+    """`global best` then `if score > best: best = score`, and nothing else ever binds `best`.
+
+    When a function is the only scope that binds a module name, and on entry it certainly
+    reads the name before any of its own statements can bind it, the first call that gets
+    there finds the name unbound: no earlier call can have bound it without passing the
+    read first. Only the function's top-level statements are followed, each up to the
+    first one that binds the name anywhere inside it, so no loop or branch can reorder them.
+    """
+    findings: list[Finding] = []
+    for node in ast.walk(module):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for name in sorted(_declared(node, ast.Global)):
+            if binders.get(name) != {node} or name in _BUILTINS or _is_dunder(name):
+                continue  # bound elsewhere (maybe first), or never (names.py reports that)
+            line = _first_certain_read(node.body, name)
+            if line is not None:
+                findings.append(
+                    finding(
+                        "names/undefined-name",
+                        f"`{name}` is declared `global` in {node.name}() and only bound there, "
+                        f"after this read: the first call reads it unbound (NameError); "
+                        f"bind it at module level",
+                        line,
+                        name=name,
+                    )
+                )
+    return findings
+
+
+def _first_certain_read(statements: list[ast.stmt], name: str) -> int | None:
+    """The line of a read of `name` certain to run before any binding of it in these
+    statements (a function's body, run from its start), else None."""
+    for statement in statements:
+        match statement:
+            case ast.AugAssign(target=ast.Name(id=target)) if target == name:
+                return statement.lineno  # `best += 1` reads `best` first
+        for head in _entry_expressions(statement):
+            if any(
+                isinstance(n, ast.NamedExpr) and name in _target_names(n.target)
+                for n in ast.walk(head)
+            ):
+                return None  # a walrus in the head may bind it first
+            line = next((ln for read, ln in _certain_reads(head) if read == name), None)
+            if line is not None:
+                return line
+        if name in _bound_names(statement):
+            return None
+    return None
+
+
+def _entry_expressions(statement: ast.stmt) -> list[ast.expr]:
+    """The expressions a statement evaluates first, whenever it runs, before its own body."""
+    match statement:
+        case ast.If(test=test) | ast.While(test=test) | ast.Assert(test=test):
+            return [test]
+        case ast.For(iter=value) | ast.AsyncFor(iter=value) | ast.Match(subject=value):
+            return [value]
+        case ast.Expr(value=value) | ast.Assign(value=value) | ast.AugAssign(value=value):
+            return [value]
+        case ast.Return(value=value) | ast.AnnAssign(value=value) if value is not None:
+            return [value]
+        case ast.With(items=items) | ast.AsyncWith(items=items):
+            return [items[0].context_expr]
+    return []
+
+
+def _certain_reads(expression: ast.expr) -> Iterator[tuple[str, int]]:
+    """Names an expression certainly reads when evaluated: not behind a lambda, either side
+    of a conditional expression, the right of and/or, a later link of a chained comparison,
+    or inside a comprehension."""
+    match expression:
+        case ast.Name(id=name, ctx=ast.Load()):
+            yield name, expression.lineno
+            return
+        case ast.BoolOp(values=[first, *_]):
+            yield from _certain_reads(first)
+            return
+        case ast.IfExp(test=test):
+            yield from _certain_reads(test)
+            return
+        case ast.Compare(left=left, comparators=[right, *_]):
+            yield from _certain_reads(left)
+            yield from _certain_reads(right)
+            return
+        case ast.Lambda():
+            return
+    if isinstance(expression, _COMPREHENSIONS):
+        return
+    for child in ast.iter_child_nodes(expression):
+        if isinstance(child, ast.expr):
+            yield from _certain_reads(child)
 
 
 def _function_body(defs: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> _Body:
     body = _Body()
     for definition in defs:
-        declared = {
-            n for s in _own_nodes(definition.body) if isinstance(s, ast.Global) for n in s.names
-        }
-        local = (
-            set(_bound_names_in_body(definition.body)) | _parameters(definition.args)
-        ) - declared
-        local -= {
-            n for s in _own_nodes(definition.body) if isinstance(s, ast.Nonlocal) for n in s.names
-        }
+        local = set(_bound_names_in_body(definition.body)) | _parameters(definition.args)
+        local -= _declared(definition, ast.Global) | _declared(definition, ast.Nonlocal)
         _collect(definition.body, local, body)
     return body
 
@@ -189,6 +299,10 @@ def _bound_names(statement: ast.stmt) -> Iterator[str]:
             yield node.name
         elif isinstance(node, ast.MatchMapping) and node.rest:
             yield node.rest
+
+
+def _is_dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
 
 
 def _target_names(target: ast.AST) -> Iterator[str]:

@@ -1,0 +1,154 @@
+"""Check `names` where the order of execution decides: reads that certainly run before any
+binding of the name (validators/names_order.py), and the orders that must not be flagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import assert_names
+
+# ---------------------------------------------------------------- must be caught (errors)
+
+CAUGHT = {
+    "global_compared_before_its_only_binding": (
+        """
+        score = 0
+
+        def game_over():
+            global best
+            if score > best:
+                best = score
+        """,
+        ["names/undefined-name@5"],
+    ),
+    "global_printed_before_its_only_binding_later_in_the_function": (
+        """
+        def show():
+            global frames
+            print(frames)
+            frames = 0
+        """,
+        ["names/undefined-name@3"],
+    ),
+    "global_augmented_before_a_plain_binding": (
+        """
+        def tick():
+            global ticks
+            ticks += 1
+            if ticks > 10:
+                ticks = 0
+        """,
+        ["names/undefined-name@3"],
+    ),
+    "global_read_by_a_loop_header_before_the_loop_binds_it": (
+        """
+        def drain():
+            global queue
+            while queue:
+                queue = []
+        """,
+        ["names/undefined-name@3"],
+    ),
+    "global_self_assignment_in_a_method_whose_branch_binds_later": (
+        """
+        class Game:
+            def finish(self, score):
+                global best
+                best = max(best, score)
+                if score > 100:
+                    best = 100
+        """,
+        ["names/undefined-name@4"],
+    ),
+}
+
+# ------------------------------------------------------------ must NOT be flagged
+
+CLEAN = {
+    "global_bound_first_then_compared": """
+        def game_over(score):
+            global best
+            best = 0
+            if score > best:
+                best = score
+        """,
+    "global_bound_at_module_level_later": """
+        def game_over(score):
+            global best
+            if score > best:
+                best = score
+
+        best = 0
+        game_over(3)
+        """,
+    "global_bound_by_another_function_that_may_run_first": """
+        def reset():
+            global best
+            best = 0
+
+        def game_over(score):
+            global best
+            if score > best:
+                best = score
+        """,
+    "global_read_after_a_branch_that_binds_it_on_the_first_call": """
+        def update(first):
+            global best
+            if first:
+                best = 0
+            print(best)
+        """,
+    "global_read_in_a_later_iteration_of_a_loop": """
+        def run():
+            global last
+            for i in range(3):
+                if i:
+                    print(last)
+                last = i
+        """,
+    "global_read_only_behind_and": """
+        def update(ok, score):
+            global best
+            if ok and score > best:
+                best = score
+        """,
+    "last_link_of_a_chained_comparison_is_not_certainly_read": """
+        def clamp(x):
+            global top
+            if 0 > x > top:
+                return
+            top = x
+        """,
+    "walrus_binds_the_global_in_the_statement_that_reads_it": """
+        def load():
+            global level
+            if (level := 1) > 0:
+                print(level)
+        """,
+    "try_around_the_first_read": """
+        def update(score):
+            global best
+            try:
+                best = max(best, score)
+            except NameError:
+                best = score
+        """,
+    "global_shadowing_a_builtin_falls_back_to_it": """
+        def peak(values):
+            global max
+            top = max(values)
+            max = None
+            return top
+        """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT))
+def test_names_catches_a_read_before_any_binding(name: str) -> None:
+    source, expected = CAUGHT[name]
+    assert_names(source, *expected)
+
+
+@pytest.mark.parametrize("name", sorted(CLEAN))
+def test_names_does_not_flag_an_order_that_may_bind_first(name: str) -> None:
+    assert_names(CLEAN[name])
