@@ -22,12 +22,24 @@ from pipeline.cache_dir import default_cache_dir
 from pipeline.engines.base import Engine, GenerationRequest, Piece
 from pipeline.loop_guard import GuardedStream, LoopGuardSettings
 from pipeline.samplers import SamplerChain
-from pipeline.transcript import Transcript
+from pipeline.transcript import FINISH_INTERRUPTED, Transcript
 
 RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: llama.cpp draws a seed it never reports
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 PROGRESS_INTERVAL_S = 0.25
 ANNOUNCE_HASH_BYTES = 1 << 30
+
+
+class GenerationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a generation, carrying the transcript of what was generated before it.
+
+    A KeyboardInterrupt still, so a caller that does not look for it stops as on any Ctrl-C;
+    `gencheck generate` catches it to write the partial transcript (finish reason `interrupted`).
+    """
+
+    def __init__(self, transcript: Transcript) -> None:
+        super().__init__()
+        self.transcript = transcript
 
 
 def concrete_seed(chain: SamplerChain) -> SamplerChain:
@@ -164,6 +176,7 @@ def generate(
     `on_piece` sees every piece as it arrives (e.g. to echo raw bytes).
     `model_path` defaults to the engine's `model_path`; its sha256 is recorded when it is a file.
     `extra` goes into the transcript's `extra`, beside the token limit and the engine's settings.
+    Ctrl-C raises GenerationInterrupted with the partial transcript (finish reason `interrupted`).
     """
     chain = concrete_seed(chain)
     guard_settings = loop_guard or LoopGuardSettings()
@@ -173,6 +186,7 @@ def generate(
     first_piece_at: float | None = None  # prompt decoding plus the first token
     stream = GuardedStream(engine.stream(request), guard_settings)
     parts: list[str] = []
+    interrupted = False
     try:
         for piece in stream:
             if first_piece_at is None:
@@ -181,14 +195,17 @@ def generate(
             if on_piece is not None:
                 on_piece(piece)
             line.update(piece, stream.n_generated_tokens)
+    except KeyboardInterrupt:
+        interrupted = True  # what came before Ctrl-C is still a transcript: build it, then raise
     finally:
         stream.close()
     seconds = time.perf_counter() - started
-    line.finish(stream.n_generated_tokens, stream.finish_reason)
+    finish_reason = FINISH_INTERRUPTED if interrupted else stream.finish_reason or "unknown"
+    line.finish(stream.n_generated_tokens, finish_reason)
     path = model_path if model_path is not None else getattr(engine, "model_path", None)
     sha = file_sha256(path) if path is not None and Path(path).is_file() else None
     n_generated = stream.n_generated_tokens
-    return Transcript(
+    transcript = Transcript(
         text="".join(parts),
         prompt_name=prompt_name,
         prompt=prompt,
@@ -202,11 +219,14 @@ def generate(
         n_generated_tokens=n_generated,
         seconds=round(seconds, 4),
         tokens_per_second=round(n_generated / seconds, 2) if seconds > 0 else None,
-        finish_reason=stream.finish_reason or "unknown",
+        finish_reason=finish_reason,
         loop_guard=stream.report(),
         extra={"n_predict": n_predict, "seconds_to_first_token": _rounded(first_piece_at),
                **_engine_settings(engine), **(extra or {})},
     )
+    if interrupted:
+        raise GenerationInterrupted(transcript)
+    return transcript
 
 
 def _rounded(seconds: float | None) -> float | None:

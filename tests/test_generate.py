@@ -195,3 +195,82 @@ def test_a_template_that_opens_think_gets_it_once_and_model_defaults_apply(tmp_p
     assert "general.sampling.temp" in captured.err and "general.sampling.top_k" in captured.err
     assert record["extra"]["engine_settings"]["n_ctx"] == 2048
     assert record["extra"]["llama_args"][:2] == ["--model", str(model)]
+
+
+# -- Ctrl-C and where the text goes ------------------------------------------------------------
+
+def test_ctrl_c_keeps_what_was_generated_as_an_interrupted_transcript(engine: EmbeddedEngine) -> None:
+    from pipeline.generate import GenerationInterrupted
+
+    seen: list[Piece] = []
+
+    def stop_after_ten(piece: Piece) -> None:
+        seen.append(piece)
+        if len(seen) == 10:
+            raise KeyboardInterrupt
+
+    chain = SamplerChain(seed=5, logit_bias=never_end(engine))
+    with pytest.raises(GenerationInterrupted) as stopped:
+        generate(engine, PROMPT, chain, n_predict=500, on_piece=stop_after_ten, progress=False)
+    partial = stopped.value.transcript
+    assert isinstance(stopped.value, KeyboardInterrupt)  # callers that do not look still stop
+    assert partial.finish_reason == "interrupted" and partial.n_generated_tokens == 10
+    assert partial.text == "".join(piece.text for piece in seen) and partial.seed == 5
+    full = generate(engine, PROMPT, chain, n_predict=500, progress=False)
+    assert full.text.startswith(partial.text)
+
+
+def test_sigint_to_gencheck_generate_writes_the_partial_transcript_and_exits_130(
+        tiny_model: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run" / "out.txt"
+    with EmbeddedEngine(tiny_model, n_ctx=256, n_threads=1) as loaded:
+        biases = [arg for token, _ in never_end(loaded) for arg in ("-l", f"{token}-inf")]
+    command = [sys.executable, "-m", "pipeline.cli", "generate", "--model", str(tiny_model),
+               "--no-loop-guard", "-p", "def f", "-n", "-1", "-c", "0", "-t", "1", "--seed", "4",
+               "--output", str(out), *biases]
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink,
+                                   stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        # The chain is printed just before generation starts; give it a moment to produce tokens.
+        while b"dist" not in log.read_bytes():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    err = log.read_bytes()
+    assert process.returncode == 130, err.decode()
+    meta = json.loads((tmp_path / "run" / "out.txt.json").read_text(encoding="utf-8"))
+    assert meta["finish_reason"] == "interrupted" and 0 < meta["n_generated_tokens"] < 32768
+    assert len(out.read_text(encoding="utf-8")) > 0
+    assert b"finish: interrupted after" in err
+
+
+def test_an_output_path_that_cannot_be_written_is_refused_before_generating(
+        tiny_model: Path, tmp_path: Path, capsys) -> None:
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("x", encoding="utf-8")
+    for output in (tmp_path, a_file / "out.txt"):
+        assert main(["generate", "--model", str(tiny_model), "-n", "5", "--output", str(output)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"gencheck generate: error: --output {tmp_path} is a folder; give a file name",
+                     f"gencheck generate: error: --output {a_file / 'out.txt'}: a file stands where "
+                     "its folder should be"]
+
+
+def test_a_closed_stdout_without_output_is_refused(tiny_model: Path, monkeypatch, capsys) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)  # what Python sets when started with fd 1 closed
+    assert main(["generate", "--model", str(tiny_model), "-n", "5", "-p", "hi"]) == 2
+    assert "stdout is closed" in capsys.readouterr().err

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pipeline.engines.base import Engine, Piece
     from pipeline.llama_flags import LlamaArgs
     from pipeline.samplers import SamplerChain
+    from pipeline.transcript import Transcript
 
 DESCRIPTION = """\
 Generate one sample with a llama.cpp sampler chain, exactly as llama.cpp builds it, and write a
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--server-url and --server-model need --engine server or openai")
     if args.engine == "embedded" and not flags.model:
         raise UsageError("--model M.gguf is required (or --engine server with a running llama-server)")
+    if not args.explain:
+        _check_destination(args)
     metadata = _metadata(flags.model)
     chain, notes = effective_chain(flags, metadata)
     engine = None if args.explain and args.engine == "embedded" else _open_engine(args, flags)
@@ -90,6 +93,26 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if engine is not None:
             engine.close()
+
+
+def _check_destination(args: argparse.Namespace) -> None:
+    """Refuse, before a long run rather than after it, a destination the text cannot go to."""
+    if args.output is None:
+        if sys.stdout is None:  # started with stdout closed: the streamed text would be lost
+            raise UsageError("stdout is closed: give --output FILE to keep the generated text")
+        return
+    from pipeline.transcript import sidecar_path
+
+    for path in (args.output, sidecar_path(args.output)):
+        if path.is_dir():
+            raise UsageError(f"--output {path} is a folder; give a file name")
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(f"--output {args.output}: a file stands where its folder should be") from None
+    except OSError as error:  # no permission, a read-only file system, ...
+        raise UsageError(f"--output {args.output}: cannot create its folder "
+                         f"({error.strerror or error})") from None
 
 
 def _server_template(engine: Engine, notes: list[str]) -> dict[str, str]:
@@ -173,9 +196,8 @@ def _echo(raw: bool) -> Callable[[Piece], None]:
 
 def _generate(args: argparse.Namespace, flags: LlamaArgs, engine: Engine, prompt: str,
               prompt_name: str | None, chain: SamplerChain) -> int:
-    from pipeline.generate import generate
+    from pipeline.generate import GenerationInterrupted, generate
     from pipeline.loop_guard import LoopGuardSettings
-    from pipeline.transcript import sidecar_path
 
     generated: list[bytes] = []
     echo = _echo(args.raw) if args.output is None and not args.json else None
@@ -187,26 +209,31 @@ def _generate(args: argparse.Namespace, flags: LlamaArgs, engine: Engine, prompt
 
     # Streamed text and a self-overwriting progress line cannot share one terminal.
     progress = False if echo is not None and sys.stdout.isatty() else None
-    transcript = generate(engine, prompt, chain, n_predict=flags.n_predict,
-                         prompt_name=prompt_name, on_piece=on_piece, progress=progress,
-                         loop_guard=LoopGuardSettings(enabled=not args.no_loop_guard),
-                         model_path=flags.model,
-                         extra={"raw": args.raw, "llama_args": list(args.extra_args or [])})
+    try:
+        transcript = generate(engine, prompt, chain, n_predict=flags.n_predict,
+                              prompt_name=prompt_name, on_piece=on_piece, progress=progress,
+                              loop_guard=LoopGuardSettings(enabled=not args.no_loop_guard),
+                              model_path=flags.model,
+                              extra={"raw": args.raw, "llama_args": list(args.extra_args or [])})
+    except GenerationInterrupted as stop:
+        # Ctrl-C: a user who stops a long run still wants what it generated, marked as such.
+        _deliver(args, stop.transcript, generated, echo is not None)
+        return 130
+    _deliver(args, transcript, generated, echo is not None)
+    return 0
+
+
+def _deliver(args: argparse.Namespace, transcript: Transcript, generated: list[bytes],
+             echoed: bool) -> None:
+    """Write the transcript where the user asked (file, JSON, or the end of the streamed text)."""
     metadata = transcript.metadata()
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        if args.raw:  # byte for byte, even where the model emitted bytes that are not UTF-8
-            args.output.write_bytes(b"".join(generated))
-        else:
-            args.output.write_text(transcript.text, encoding="utf-8")
-        sidecar_path(args.output).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n",
-                                             encoding="utf-8")
+    if args.output is not None:  # with --raw byte for byte, even bytes that are not UTF-8
+        transcript.save(args.output, b"".join(generated) if args.raw else None)
     if args.json:
         print(json.dumps({**metadata, "text": transcript.text}, indent=2, sort_keys=True))
-    elif echo is not None and not args.raw:
+    elif echoed and not args.raw:
         sys.stdout.write("\n" if transcript.text and not transcript.text.endswith("\n") else "")
     print(_summary(metadata), file=sys.stderr)
-    return 0
 
 
 def _summary(meta: dict[str, Any]) -> str:
