@@ -26,6 +26,7 @@ import numpy as np
 
 from pipeline.cache_dir import default_cache_dir
 from pipeline.errors import UsageError
+from pipeline.output_path import prepare_output_file
 from pipeline.tiny_vocab import (
     BOS_TOKEN,
     EOS_TOKEN,
@@ -266,7 +267,7 @@ def make_tiny_model(out: Path, *, corpus: str | None = None, merges: int = DEFAU
     vocab = build_vocabulary(text, merges)
     template = CHAT_TEMPLATE_WITH_THINK if template_adds_think else CHAT_TEMPLATE
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    prepare_output_file(out, str(out))
     handle, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(handle)
     temp = Path(temp_name)

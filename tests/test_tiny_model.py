@@ -214,3 +214,14 @@ def test_make_tiny_model_leaves_nothing_behind_when_it_fails(tmp_path):
     with pytest.raises(Exception, match="too short"):
         make_tiny_model(tmp_path / "m.gguf", corpus="x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_make_test_model_refuses_a_folder_or_a_path_under_a_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "dir.gguf").mkdir()
+    assert gencheck(["make-test-model", "a.txt/x.gguf"]) == 2
+    assert gencheck(["make-test-model", "dir.gguf"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == ["gencheck make-test-model: error: a.txt/x.gguf: a file stands where its folder "
+                      "should be", "gencheck make-test-model: error: dir.gguf is a folder; give a file name"]

@@ -101,18 +101,11 @@ def _check_destination(args: argparse.Namespace) -> None:
         if sys.stdout is None:  # started with stdout closed: the streamed text would be lost
             raise UsageError("stdout is closed: give --output FILE to keep the generated text")
         return
+    from pipeline.output_path import prepare_output_file
     from pipeline.transcript import sidecar_path
 
     for path in (args.output, sidecar_path(args.output)):
-        if path.is_dir():
-            raise UsageError(f"--output {path} is a folder; give a file name")
-    try:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise UsageError(f"--output {args.output}: a file stands where its folder should be") from None
-    except OSError as error:  # no permission, a read-only file system, ...
-        raise UsageError(f"--output {args.output}: cannot create its folder "
-                         f"({error.strerror or error})") from None
+        prepare_output_file(path, f"--output {path}")
 
 
 def _server_template(engine: Engine, notes: list[str]) -> dict[str, str]:
