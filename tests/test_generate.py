@@ -274,3 +274,20 @@ def test_a_closed_stdout_without_output_is_refused(tiny_model: Path, monkeypatch
     monkeypatch.setattr(sys, "stdout", None)  # what Python sets when started with fd 1 closed
     assert main(["generate", "--model", str(tiny_model), "-n", "5", "-p", "hi"]) == 2
     assert "stdout is closed" in capsys.readouterr().err
+
+
+def test_explain_says_how_large_the_context_is_and_where_that_came_from(tiny_model: Path,
+                                                                        capsys) -> None:
+    runs = {"model": [], "override": ["--override-kv", "qwen2.context_length=int:131072"],
+            "flag": ["-c", "4096"]}
+    said = {}
+    for name, flags in runs.items():
+        assert main(["generate", "--model", str(tiny_model), "--explain", *flags]) == 0
+        said[name] = [line for line in capsys.readouterr().out.splitlines() if "context:" in line]
+    assert said["model"] == ["note: context: 32768 tokens, the model's training context "
+                             "(qwen2.context_length of the model file) as -c is 0 or unset; its whole "
+                             "KV cache is allocated at load: set -c to what the run needs"]
+    assert len(said["override"]) == 1
+    assert said["override"][0].startswith("note: context: 131072 tokens")
+    assert "of an --override-kv" in said["override"][0]
+    assert said["flag"] == ["note: context: 4096 tokens (-c 4096)"]

@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     metadata = _metadata(flags.model)
     chain, notes = effective_chain(flags, metadata)
     engine = None if args.explain and args.engine == "embedded" else _open_engine(args, flags)
+    if args.engine == "embedded":
+        notes.append(context_note(flags, metadata, getattr(engine, "n_ctx", None)))
     try:
         if args.engine == "server" and not metadata and engine is not None:
             metadata = _server_template(engine, notes)
@@ -133,6 +135,25 @@ def effective_chain(flags: LlamaArgs, metadata: dict[str, str]) -> tuple[Sampler
         return flags.chain, notes
     notes += gguf_sampling_notes(metadata, flags.user_set, base=flags.chain)
     return from_gguf_sampling(metadata, flags.user_set, base=flags.chain), notes
+
+
+def context_note(flags: LlamaArgs, metadata: dict[str, str], n_ctx: int | None = None) -> str:
+    """The context size and where it came from; `n_ctx` is the loaded engine's, when there is one.
+
+    Without -c (or with -c 0) llama.cpp takes the model's training context, which a YaRN
+    --override-kv of context_length can make 131072 tokens: a KV cache that large is allocated
+    up front, so the size is worth seeing before a run starts.
+    """
+    if flags.ctx_size:
+        return f"context: {n_ctx or flags.ctx_size} tokens (-c {flags.ctx_size})"
+    key = f"{metadata.get('general.architecture', '')}.context_length"
+    source = "an --override-kv" if key in flags.kv_overrides else "the model file"
+    trained = flags.kv_overrides.get(key, metadata.get(key))
+    size = n_ctx or trained
+    if size is None:
+        return "context: the model's training context (no -c); set -c to what the run needs"
+    return (f"context: {size} tokens, the model's training context ({key} of {source}) as -c "
+            "is 0 or unset; its whole KV cache is allocated at load: set -c to what the run needs")
 
 
 def resolve_prompt(args: argparse.Namespace, flags: LlamaArgs,
