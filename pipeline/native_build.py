@@ -7,7 +7,8 @@ unpacks the sdist of the INSTALLED version and builds only the two targets, CPU 
 cache folder. Fetching the sdist (`pip download`) happens here, at build time, and never while
 the pipeline runs.
 
-    python -m pipeline.native_build            # build (minutes on 2 cores), print the paths
+    python -m pipeline.native_build            # build (minutes on 2 cores), print the paths;
+                                               # compiler output goes to <cache>/.../build.log
     python -m pipeline.native_build --print    # only say where the tools are, build nothing
 """
 
@@ -25,6 +26,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,18 +139,31 @@ def unpack_vendored_llama_cpp(sdist: Path, dest: Path) -> Path:
     return dest / top / "vendor" / "llama.cpp"
 
 
-def _run_logged(command: Sequence[str], log: Path) -> None:
-    """Run a build step, appending its output to the log and echoing it to stderr."""
+LOG_TAIL_LINES = 40
+
+
+def _run_logged(command: Sequence[str], log: Path, *, echo: bool = False) -> None:
+    """Run a build step, appending its output to the log; on failure print the log's tail.
+
+    A build prints some 14,000 compiler lines: into a CI log they only bury what matters, so
+    they go to the log file, and to stderr only with `echo` (--verbose).
+    """
     _progress(" ".join(command))
     with log.open("a", encoding="utf-8") as sink:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, errors="replace")
         assert process.stdout is not None
+        tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
         for line in process.stdout:
             sink.write(line)
-            sys.stderr.write(line)
+            tail.append(line)
+            if echo:
+                sys.stderr.write(line)
         if process.wait() != 0:
-            raise RuntimeError(f"build step failed (exit {process.returncode}); see {log}")
+            if not echo:
+                sys.stderr.write("".join(tail))
+            raise RuntimeError(f"build step failed (exit {process.returncode}); "
+                               f"the last {len(tail)} lines are above, the whole output is in {log}")
 
 
 @contextmanager
@@ -164,8 +179,10 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
 
 
 def build_tools(version: str | None = None, *, cache_dir: Path | None = None, jobs: int = 2,
-                keep_build: bool = False) -> dict[str, Path]:
-    """Build the TOOLS once for `version` (default: the installed one); return name -> path."""
+                keep_build: bool = False, verbose: bool = False) -> dict[str, Path]:
+    """Build the TOOLS once for `version` (default: the installed one); return name -> path.
+
+    The build's output goes to `<root>/build.log` (and to stderr too when `verbose`)."""
     version = version or installed_llama_cpp_version()
     cache_dir = cache_dir or default_cache_dir()
     root = build_root(version, cache_dir)
@@ -185,9 +202,9 @@ def build_tools(version: str | None = None, *, cache_dir: Path | None = None, jo
             build = work / "build"
             generator = ["-G", "Ninja"] if shutil.which("ninja") else []
             _run_logged(["cmake", "-S", str(source), "-B", str(build), *generator,
-                         *CMAKE_OPTIONS], log)
+                         *CMAKE_OPTIONS], log, echo=verbose)
             _run_logged(["cmake", "--build", str(build), "--target", *TOOLS,
-                         "-j", str(jobs)], log)
+                         "-j", str(jobs)], log, echo=verbose)
             staged = work / "bin"
             staged.mkdir()
             for name in TOOLS:
@@ -228,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel compile jobs (2)")
     parser.add_argument("--keep-build", action="store_true",
                         help="keep the source and build tree (for debugging the build)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="echo the compiler output (it always goes to build.log in the "
+                        "build folder; a failed step prints the log's last lines)")
     parser.add_argument("--print", dest="print_only", action="store_true",
                         help="print where the tools are (or 'not built'), build nothing")
     args = parser.parse_args(argv)
@@ -238,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{name}: {path if path else 'not built'}")
             return 0
         tools = build_tools(args.version, cache_dir=args.cache_dir, jobs=args.jobs,
-                            keep_build=args.keep_build)
+                            keep_build=args.keep_build, verbose=args.verbose)
     except UsageError as exc:
         print(f"native-build: error: {exc}", file=sys.stderr)
         return 2

@@ -92,3 +92,33 @@ def test_built_llama_completion_runs_the_tiny_model_greedily(tiny_model):
     finally:
         llm.close()
     assert result.stdout.decode("utf-8").strip() == expected["choices"][0]["text"].strip()
+
+
+def _numbered_lines_then_exit(code: int) -> list[str]:
+    import sys
+
+    return [sys.executable, "-c", f"[print('line', i) for i in range(500)]; raise SystemExit({code})"]
+
+
+def test_a_build_steps_output_goes_to_the_log_not_to_stderr(tmp_path, capsys):
+    log = tmp_path / "build.log"
+    native_build._run_logged(_numbered_lines_then_exit(0), log)
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("native-build: ")  # the step, no output
+    assert log.read_text(encoding="utf-8").splitlines()[-1] == "line 499"
+
+
+def test_a_failed_build_step_prints_the_logs_tail_and_names_the_log(tmp_path, capsys):
+    log = tmp_path / "build.log"
+    with pytest.raises(RuntimeError, match=f"exit 3.*{log}"):
+        native_build._run_logged(_numbered_lines_then_exit(3), log)
+    err = capsys.readouterr().err
+    tail = [f"line {i}" for i in range(500 - native_build.LOG_TAIL_LINES, 500)]
+    assert err.splitlines()[1:] == tail
+    assert len(log.read_text(encoding="utf-8").splitlines()) == 500
+
+
+def test_verbose_echoes_the_build_output(tmp_path, capsys):
+    native_build._run_logged(_numbered_lines_then_exit(0), tmp_path / "build.log", echo=True)
+    assert capsys.readouterr().err.count("line ") == 500
+
