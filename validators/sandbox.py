@@ -34,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 
 from pipeline.errors import UsageError
+from validators.untrusted import is_int, is_number, optional, read_json_object, read_text
 
 TIERS: tuple[str, ...] = ("basic", "seccomp", "landlock", "bwrap")
 
@@ -59,6 +60,11 @@ SUPERVISOR = Path(__file__).with_name("sandbox_init.py")
 MARKER_VAR = "GENCHECK_SANDBOX_RUN"
 _BWRAP_GRACE_S = 5.0
 _OUTPUT_TAIL = 64 * 1024
+# The supervisor's status file, as sandbox_init.py writes it; the box's dir is writable from
+# inside at some tiers, so a status of another shape counts as a lost supervisor.
+_STATUS_SCHEMA = {"exit_code": optional(is_int), "signal": optional(is_int),
+                  "timed_out": lambda v: isinstance(v, bool), "wall_s": is_number,
+                  "descendants_killed": is_int}
 # Top-level directories a sandboxed program may read (Landlock tier); /root, /home, /proc,
 # /tmp and the like stay closed, so neither secrets nor the parent's environment are readable.
 _READABLE_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/fonts",
@@ -285,7 +291,7 @@ class Sandbox:
         _kill_group(proc.pid)
         stray = kill_marked_processes(marker)
         wall = time.monotonic() - started
-        status = _read_status(status_path)
+        status = read_json_object(status_path, self.root, _STATUS_SCHEMA, ("timed_out",))
         if status is None:  # the supervisor itself died (killed from inside, or failed to start)
             code = proc.returncode
             status = {"exit_code": code if code >= 0 else None,
@@ -296,7 +302,8 @@ class Sandbox:
             signal=status.get("signal"),
             timed_out=bool(status.get("timed_out")),
             wall_s=wall,
-            stdout=_tail(out_path), stderr=_tail(err_path),
+            stdout=read_text(out_path, self.root, _OUTPUT_TAIL, tail=True),
+            stderr=read_text(err_path, self.root, _OUTPUT_TAIL, tail=True),
             descendants_killed=int(status.get("descendants_killed", 0)) + stray,
             supervisor_lost="wall_s" not in status,
         )
@@ -353,18 +360,3 @@ def kill_marked_processes(marker: str) -> int:
                 pass
         time.sleep(0.01)
     return killed
-
-
-def _read_status(path: Path) -> dict[str, object] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _tail(path: Path) -> str:
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        fh.seek(max(0, size - _OUTPUT_TAIL))
-        return fh.read().decode("utf-8", "replace")

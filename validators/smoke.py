@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +20,13 @@ from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators.sandbox import Limits, Sandbox, SandboxResult, choose_tier
 from validators.scenarios import Scenario, SmokeSettings, load_scenarios
+from validators.smoke_files import (
+    keep_screenshots,
+    read_exit,
+    read_frames,
+    read_result,
+    read_tail,
+)
 
 HARNESS_DIR = Path(__file__).with_name("harness")
 HARNESS_FILES = ("run_game.py", "harness_clock.py", "harness_input.py", "harness_record.py",
@@ -132,36 +138,30 @@ def run_scenarios(code: str, scenarios: list[Scenario], settings: SmokeSettings,
                         env={"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
                              "PYGAME_HIDE_SUPPORT_PROMPT": "1", **ONE_THREAD_BLAS})
         runs = []
+        # every file below was within the game's reach: read it as untrusted (smoke_files.py)
+        root, cap = box.root, box.limits.output_bytes
         for scenario in scenarios:
             out = box.workdir / OUT_DIR / scenario.name
-            result = _read_json(out / "result.json")
-            runs.append(ScenarioRun(scenario, result, _child_result(whole, out),
-                                    _read_frames(out / "frames.jsonl"),
-                                    _keep_screenshots(out, result, options.screenshots_dir)))
+            result = read_result(out, root)
+            runs.append(ScenarioRun(scenario, result, _child_result(whole, out, root),
+                                    read_frames(out / "frames.jsonl", root, cap),
+                                    keep_screenshots(out, root, result, options.screenshots_dir,
+                                                     cap)))
     return runs
 
 
-def _child_result(whole: SandboxResult, out: Path) -> SandboxResult:
+def _child_result(whole: SandboxResult, out: Path, root: Path) -> SandboxResult:
     """How one scenario's process ended, from the harness's exit.json; when the whole sandbox
     was stopped first, the sandbox's own ending stands for it."""
-    ended = _read_json(out / "exit.json")
-    stderr = _tail_text(out / "stderr") or whole.stderr
+    ended = read_exit(out, root)
+    stderr = read_tail(out / "stderr", root) or whole.stderr
     if ended is None:
         return replace(whole, stderr=stderr)
     return SandboxResult(
         tier=whole.tier, exit_code=ended.get("exit_code"), signal=ended.get("signal"),
-        timed_out=bool(ended.get("timed_out")), wall_s=float(ended.get("wall_s") or 0.0),
-        stdout=_tail_text(out / "stdout"), stderr=stderr,
+        timed_out=ended["timed_out"], wall_s=float(ended.get("wall_s") or 0.0),
+        stdout=read_tail(out / "stdout", root), stderr=stderr,
         descendants_killed=whole.descendants_killed, supervisor_lost=whole.supervisor_lost)
-
-
-def _tail_text(path: Path, limit: int = 16 * 1024) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, path.stat().st_size - limit))
-            return fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
 
 
 def classify(run: ScenarioRun, settings: SmokeSettings) -> list[Finding]:
@@ -261,43 +261,3 @@ def merge_findings(findings: list[Finding]) -> list[Finding]:
         merged[key] = Finding(first.check, first.code, first.severity, first.message, first.line,
                               {**first.details, "scenarios": scenarios})
     return list(merged.values())
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _read_frames(path: Path) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    break  # a record cut short by the output limit ends at its last full line
-                if entry.pop("same", 0) and frames:  # drew exactly what the frame before drew
-                    entry["ops"] = frames[-1]["ops"]
-                frames.append(entry)
-    except OSError:
-        pass
-    return frames
-
-
-def _keep_screenshots(out: Path, result: dict[str, Any] | None,
-                      target: Path | None) -> list[Path]:
-    if target is None or result is None:
-        return []
-    target.mkdir(parents=True, exist_ok=True)
-    kept = []
-    for shot in result.get("screenshots", []):
-        name = Path(str(shot.get("path", ""))).name  # a name only: the game wrote result.json's dir
-        source = out / name
-        if name.endswith(".png") and source.is_file() and not source.is_symlink():
-            shutil.copyfile(source, target / name)
-            kept.append(target / name)
-    return kept
