@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.codes import finding
+from pipeline.errors import UsageError
 from pipeline.findings import Finding
 from validators.sandbox import Limits, Sandbox, SandboxResult, choose_tier
 from validators.scenarios import Scenario, SmokeSettings, load_scenarios
@@ -96,6 +97,8 @@ def run_smoke(code: str, options: SmokeOptions | None = None) -> SmokeReport:
     if options.only:
         scenarios = [s for s in scenarios if s.name in options.only]
     tier = choose_tier(options.sandbox_tier, options.min_sandbox)
+    if options.screenshots_dir is not None:
+        prepare_screenshots_dir(options.screenshots_dir)
     runs = run_scenarios(code, scenarios, settings, tier, options)
     findings = merge_findings([f for run in runs for f in classify(run, settings)])
     report = SmokeReport(
@@ -148,6 +151,19 @@ def run_scenarios(code: str, scenarios: list[Scenario], settings: SmokeSettings,
                                     keep_screenshots(out, root, result, options.screenshots_dir,
                                                      cap)))
     return runs
+
+
+def prepare_screenshots_dir(target: Path) -> None:
+    """Make the screenshots dir before any run, so a path that cannot be one is the user's
+    one-line mistake up front, not a traceback after the run."""
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"screenshots dir {target}: exists and is not a directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"screenshots dir {target}: cannot be created ({exc.strerror})") from None
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise UsageError(f"screenshots dir {target}: not writable")
 
 
 def _child_result(whole: SandboxResult, out: Path, root: Path) -> SandboxResult:

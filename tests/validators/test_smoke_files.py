@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.errors import UsageError
+from validators.smoke import prepare_screenshots_dir
 from validators.smoke_files import keep_screenshots, read_frames, read_result, read_tail
 from validators.untrusted import PNG_SIGNATURE, read_bytes
 
@@ -146,3 +148,13 @@ def test_screenshot_flood_is_capped(box, tmp_path):
         (out / f"s-{i}.png").write_bytes(PNG)
     result = {**HEALTHY_RESULT, "screenshots": [{"path": f"s-{i}.png"} for i in range(100)]}
     assert len(keep_screenshots(out, root, result, target, 1 << 20)) == 64
+
+
+def test_screenshots_dir_that_is_a_file_or_cannot_be_made_is_a_usage_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="not a directory"):
+        prepare_screenshots_dir(tmp_path / "file")
+    with pytest.raises(UsageError, match="cannot be created"):
+        prepare_screenshots_dir(tmp_path / "file" / "sub")
+    prepare_screenshots_dir(tmp_path / "new" / "dir")
+    assert (tmp_path / "new" / "dir").is_dir()
