@@ -213,3 +213,43 @@ def test_hostile_game_through_the_smoke_run_is_a_finding_and_leaves_no_daemon():
     report = run_smoke(game, SmokeOptions(only=("window-close",), requirements=False))
     assert [f.code for f in report.findings] == ["resource-limit"]
     assert survivors(token) == []
+
+
+TAMPERING_GAME = """
+import json, os, signal
+out = os.path.join(os.getcwd(), "..", "..", "_out", os.path.basename(os.getcwd()))
+for name in ("result.json", "stdout", "frames.jsonl"):
+    if os.path.lexists(os.path.join(out, name)):
+        os.unlink(os.path.join(out, name))
+os.symlink("/dev/zero", os.path.join(out, "frames.jsonl"))
+os.symlink("/etc/hostname", os.path.join(out, "host.png"))
+os.mkfifo(os.path.join(out, "stdout"))
+open(os.path.join(out, "..", "escape.png"), "wb").write(b"\\x89PNG\\r\\n\\x1a\\n")
+if {result_fifo}:
+    os.mkfifo(os.path.join(out, "result.json"))
+else:
+    shots = [{{"path": p}} for p in ("../escape.png", "host.png", "/etc/hostname.png")]
+    json.dump({{"outcome": "exit", "frame": 0, "flips": 0, "screenshots": shots}},
+              open(os.path.join(out, "result.json"), "w"))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("tier", TIERS_HERE)
+@pytest.mark.parametrize(("result_fifo", "code"), [(True, "crash"), (False, "no-frame")])
+def test_game_that_swaps_its_result_files_for_fifos_and_links_is_a_finding(tier, result_fifo,
+                                                                          code, tmp_path):
+    """The parent neither blocks on a FIFO, nor reads /dev/zero, nor copies a linked or
+    out-of-dir screenshot: the run ends in a smoke finding and DIR holds nothing foreign."""
+    from validators.smoke import SmokeOptions, run_smoke
+
+    shots = tmp_path / "shots"
+    started = time.monotonic()
+    report = run_smoke(TAMPERING_GAME.format(result_fifo=result_fifo),
+                       SmokeOptions(only=("window-close",), requirements=False,
+                                    sandbox_tier=tier, screenshots_dir=shots))
+    assert time.monotonic() - started < 30
+    assert [f.code for f in report.findings] == [code], [f.message for f in report.findings]
+    assert report.sandbox_tier == tier and report.runs["window-close"].frames == []
+    assert report.runs["window-close"].sandbox.signal == 9  # the game got to its last line
+    assert list(shots.iterdir()) == [] and not (tmp_path / "escape.png").exists()
