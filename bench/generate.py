@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pipeline.engines.embedded import EmbeddedEngine  # noqa: E402
 from pipeline.generate import generate  # noqa: E402
 from pipeline.llama_flags import parse_llama_args  # noqa: E402
 from pipeline.loop_guard import LoopGuardSettings  # noqa: E402
-from pipeline.native_build import find_llama_tool  # noqa: E402
+from pipeline.native_build import find_llama_tool, run_llama_completion  # noqa: E402
 from pipeline.tiny_model import ensure_tiny_model  # noqa: E402
 
 GOAL_RATIO = 0.95
@@ -58,22 +57,26 @@ def embedded_once(engine: EmbeddedEngine, flags: list[str], tokens: int) -> tupl
     return bare, transcript.n_generated_tokens / transcript.seconds
 
 
+def _timings(stderr: bytes) -> tuple[re.Match[str], re.Match[str]] | None:
+    """llama-completion's total-time and eval lines, when its log reached them."""
+    text = stderr.decode("utf-8", "replace")
+    found = re.search(r"total time =\s*([\d.]+) ms /\s*(\d+) tokens", text)
+    evals = re.search(r"(?<!prompt )eval time =.*?/\s*(\d+) runs", text)
+    return (found, evals) if found and evals else None
+
+
 def completion_once(tool: Path, model: Path, prompt_file: Path, flags: list[str], tokens: int,
                     n_ctx: int, threads: int) -> float:
-    # llama-completion never flushes its asynchronous logger at exit (llama.cpp issue 22142):
-    # under load the timing lines are sometimes lost, so such a run is simply run again.
-    for _ in range(5):
-        result = subprocess.run(
-            [str(tool), "-m", str(model), "-f", str(prompt_file), "-n", str(tokens),
-             "-c", str(n_ctx), "-t", str(threads), "-no-cnv", "--no-display-prompt", *flags],
-            capture_output=True, timeout=600, stdin=subprocess.DEVNULL, check=True)
-        stderr = result.stderr.decode("utf-8", "replace")
-        found = re.search(r"total time =\s*([\d.]+) ms /\s*(\d+) tokens", stderr)
-        evals = re.search(r"(?<!prompt )eval time =.*?/\s*(\d+) runs", stderr)
-        if found and evals:
-            break
-    else:
-        raise SystemExit("could not read llama-completion's timings:\n" + stderr[-2000:])
+    # A run whose timing lines were lost (llama-completion's unflushed logger) is run again.
+    result = run_llama_completion(
+        tool, ["-m", str(model), "-f", str(prompt_file), "-n", str(tokens), "-c", str(n_ctx),
+               "-t", str(threads), "--no-display-prompt", *flags],
+        lambda run: _timings(run.stderr) is not None, timeout=600)
+    timings = _timings(result.stderr)
+    if timings is None:
+        raise SystemExit("could not read llama-completion's timings:\n"
+                         + result.stderr.decode("utf-8", "replace")[-2000:])
+    found, evals = timings
     generated = int(evals.group(1)) + 1  # the last token is sampled but never decoded
     if generated != tokens:
         raise SystemExit(f"llama-completion generated {generated} tokens, not {tokens}")

@@ -27,7 +27,7 @@ import tarfile
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -88,6 +88,29 @@ def find_llama_tool(name: str, *, cache_dir: Path | None = None) -> Path | None:
         return None
     candidate = build_root(version, cache_dir) / "bin" / name
     return candidate if _is_executable(candidate) else None
+
+
+def run_llama_completion(tool: Path, args: Sequence[str],
+                         complete: Callable[[subprocess.CompletedProcess[bytes]], bool], *,
+                         attempts: int = 5, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+    """Run llama-completion (`-no-cnv`, stdin closed, output captured) until `complete(run)`.
+
+    llama-completion writes its text and its log through an asynchronous logger that it never
+    flushes at exit (common/log.cpp leaks it on purpose, llama.cpp issue 22142): on a busy
+    machine the end of the output (the text's tail, the timings, at worst all but the first log
+    lines) is sometimes lost while the exit status is still 0. Every test and bench that runs
+    it goes through here: the caller says what a complete run shows, runs are repeated up to
+    `attempts` times, and the last run is returned either way, so the caller's own assertion
+    reports what was seen. A non-zero exit raises CalledProcessError at once.
+    """
+    result = None
+    for _ in range(max(1, attempts)):
+        result = subprocess.run([str(tool), *args, "-no-cnv"], capture_output=True, timeout=timeout,
+                                stdin=subprocess.DEVNULL, check=True)
+        if complete(result):
+            break
+    assert result is not None
+    return result
 
 
 def _is_executable(path: Path) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from pipeline.native_build import (
     find_llama_tool,
     installed_llama_cpp_version,
     obtain_sdist,
+    run_llama_completion,
     sdist_name,
     unpack_vendored_llama_cpp,
 )
@@ -81,11 +81,12 @@ def test_built_llama_completion_runs_the_tiny_model_greedily(tiny_model):
     if tool is None:
         pytest.skip("llama-completion not built (python -m pipeline.native_build)")
     llama_cpp = pytest.importorskip("llama_cpp")
-    result = subprocess.run(
-        [str(tool), "-m", str(tiny_model), "-p", "import", "-n", "40", "--temp", "0",
-         "-no-cnv", "-t", "1", "-c", "256", "--no-display-prompt"],
-        capture_output=True, timeout=120, stdin=subprocess.DEVNULL, check=True,
-    )
+    # Greedy "import" runs 40 tokens with no end token: a complete run ends with the "\n\n"
+    # llama-completion prints at exit (the unflushed logger may drop it and the text's tail).
+    result = run_llama_completion(
+        tool, ["-m", str(tiny_model), "-p", "import", "-n", "40", "--temp", "0", "-t", "1",
+               "-c", "256", "--no-display-prompt"],
+        lambda run: run.stdout.endswith(b"\n\n"), timeout=120)
     llm = llama_cpp.Llama(model_path=str(tiny_model), n_ctx=256, verbose=False)
     try:
         expected = llm.create_completion("import", max_tokens=40, temperature=0.0)

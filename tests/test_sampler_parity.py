@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from pipeline.llama_flags import parse_llama_args
-from pipeline.native_build import find_llama_tool
+from pipeline.native_build import find_llama_tool, run_llama_completion
 from pipeline.sampler_explain import planned_off_reason
 from pipeline.samplers import SamplerChain, from_gguf_sampling
 
@@ -83,22 +82,19 @@ def model_with_sampling_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def llama_completion_view(tool: Path, model: Path, flags: list[str],
                           log_file: Path) -> tuple[list[str], dict[str, str]]:
-    # llama-completion's asynchronous logger sometimes stops after its first four lines and the
-    # program still exits 0 with nothing more written, not even the generated text (about one
-    # run in fifteen on a loaded 2-core machine). Such a run says nothing about sampling, so it
-    # is retried; three silent runs in a row fail the test.
-    for _ in range(3):
-        log_file.unlink(missing_ok=True)
-        subprocess.run(
-            [str(tool), "-m", str(model), "-p", "def", "-n", "4", "-no-cnv", "-t", "1", "-c", "128",
-             "-s", "1", "--log-file", str(log_file), *flags],
-            capture_output=True, timeout=120, stdin=subprocess.DEVNULL, check=True)
-        log = log_file.read_text(encoding="utf-8", errors="replace")
-        chain_line = re.search(r"sampler chain: logits -> (.*)", log)
-        if chain_line is not None:
-            break
-    assert chain_line is not None, log[-2000:]
-    params = dict(re.findall(r"(\w+) = (-?[\d.]+)", log.split("sampler params:")[1]))
+    # A run whose log stops before the chain line (llama-completion's unflushed logger, about
+    # one run in fifteen on a loaded 2-core machine) says nothing about sampling: run again.
+    # --log-file truncates the file on each run.
+    def log() -> str:
+        return log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
+
+    run_llama_completion(tool, ["-m", str(model), "-p", "def", "-n", "4", "-t", "1", "-c", "128",
+                                "-s", "1", "--log-file", str(log_file), *flags],
+                         lambda _: "sampler chain: logits ->" in log(), attempts=3, timeout=120)
+    text = log()
+    chain_line = re.search(r"sampler chain: logits -> (.*)", text)
+    assert chain_line is not None, text[-2000:]
+    params = dict(re.findall(r"(\w+) = (-?[\d.]+)", text.split("sampler params:")[1]))
     return chain_line.group(1).split(" -> "), params
 
 

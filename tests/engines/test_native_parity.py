@@ -21,7 +21,7 @@ from pipeline.engines.base import GenerationRequest
 from pipeline.engines.embedded import EmbeddedEngine
 from pipeline.engines.server import ServerEngine
 from pipeline.llama_flags import parse_llama_args
-from pipeline.native_build import find_llama_tool
+from pipeline.native_build import find_llama_tool, run_llama_completion
 
 pytestmark = pytest.mark.native
 
@@ -46,22 +46,13 @@ ORDERS = {
 }
 
 
-def completion_output(args: list[str], trailer: bytes, attempts: int = 6) -> bytes:
-    """llama-completion's stdout for `args`, complete.
-
-    llama-completion writes through an asynchronous logger that it never flushes at exit
-    (common/log.cpp leaks it on purpose, llama.cpp issue 22142), so on a busy machine the end of
-    its output is sometimes lost. Every run's output is a prefix of the full one: run again
-    until one ends with the trailer our finish reason predicts, and keep the longest.
-    """
-    longest = b""
-    for _ in range(attempts):
-        out = subprocess.run([str(tool("llama-completion")), *args, "-no-cnv", "--no-display-prompt"],
-                             capture_output=True, timeout=120, check=True).stdout
-        longest = max(longest, out, key=len)
-        if out.endswith(trailer):
-            break
-    return longest
+def completion_output(args: list[str], trailer: bytes) -> bytes:
+    """llama-completion's stdout for `args`, complete: a run whose output ends with the trailer
+    our finish reason predicts (a run on a busy machine may lose its end; see
+    run_llama_completion)."""
+    return run_llama_completion(tool("llama-completion"), [*args, "--no-display-prompt"],
+                                lambda run: run.stdout.endswith(trailer), attempts=6,
+                                timeout=120).stdout
 
 
 def trailer_for(finish_reason: str) -> bytes:
