@@ -11,9 +11,7 @@ frequency penalties, logit bias, and vLLM's extra fields top_k, min_p and repeti
 from __future__ import annotations
 
 import http.client
-import json
 import math
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +22,7 @@ from pipeline.engines.base import (
     GeneratorStream,
     Piece,
 )
-from pipeline.engines.server import ServerError, _error_message
+from pipeline.engines.http_json import JsonServer, ServerError
 from pipeline.samplers import SamplerChain
 
 DEFAULT_URL = "http://127.0.0.1:8000/v1"
@@ -63,13 +61,10 @@ class OpenAIEngine:
 
     def __init__(self, url: str = DEFAULT_URL, *, model: str | None = None,
                  api_key: str | None = None, timeout_s: float = 600.0) -> None:
-        parsed = urllib.parse.urlsplit(url if "//" in url else f"http://{url}")
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ServerError(f"--server-url {url!r} is not an http:// URL")
+        self._http = JsonServer(url, who="the server", timeout_s=timeout_s,
+                                headers={"Authorization": f"Bearer {api_key}"} if api_key else None)
         self.url = url
-        self._parsed = parsed
         self.model = model
-        self._api_key = api_key
         self.timeout_s = timeout_s
 
     def version(self) -> str:
@@ -92,26 +87,6 @@ class OpenAIEngine:
             body["model"] = self.model
         return body
 
-    def _post(self, body: dict[str, Any]) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        cls = http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
-        connection = cls(self._parsed.hostname or "", self._parsed.port, timeout=self.timeout_s)
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        try:
-            connection.request("POST", self._parsed.path.rstrip("/") + "/completions",
-                               body=json.dumps(body).encode("utf-8"), headers=headers)
-            response = connection.getresponse()
-        except OSError as error:
-            connection.close()
-            raise ServerError(f"the server at {self.url} is unreachable ({error}); start it or fix "
-                              "--server-url") from None
-        if response.status != 200:
-            detail = response.read(2000).decode("utf-8", "replace").strip()
-            connection.close()
-            raise ServerError(f"the server at {self.url} answered {response.status}: {_error_message(detail)}")
-        return connection, response
-
     def stream(self, request: GenerationRequest) -> OpenAIStream:
         return OpenAIStream(self, request)
 
@@ -128,19 +103,11 @@ class OpenAIStream(GeneratorStream):
         self._pieces = self._events(engine, request)
 
     def _events(self, engine: OpenAIEngine, request: GenerationRequest) -> Iterator[Piece]:
-        self._connection, response = engine._post(engine.request_body(request))
+        self._connection, response = engine._http.open("POST", "/completions",
+                                                        engine.request_body(request))
         events = 0
         try:
-            for raw_line in response:
-                line = raw_line.decode("utf-8", "replace").strip()
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
-                    break
-                event = json.loads(payload)
-                if "error" in event:
-                    raise ServerError(f"the server: {_error_message(json.dumps(event))}")
+            for event in engine._http.events(response):
                 usage = event.get("usage") or {}
                 if usage:
                     self.n_prompt_tokens = int(usage.get("prompt_tokens", 0))

@@ -9,8 +9,6 @@ is used: the server speaks plain HTTP with server-sent events when streaming.
 from __future__ import annotations
 
 import http.client
-import json
-import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,13 +19,11 @@ from pipeline.engines.base import (
     GeneratorStream,
     Piece,
 )
-from pipeline.errors import UsageError
+from pipeline.engines.http_json import JsonServer, ServerError
+
+__all__ = ["DEFAULT_URL", "ServerEngine", "ServerError", "ServerStream"]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
-
-
-class ServerError(UsageError):
-    """The server cannot be reached or refused the request: one line, no traceback."""
 
 
 class ServerEngine:
@@ -36,52 +32,16 @@ class ServerEngine:
     name = "server"
 
     def __init__(self, url: str = DEFAULT_URL, *, timeout_s: float = 600.0, stream: bool = True) -> None:
-        parsed = urllib.parse.urlsplit(url if "//" in url else f"http://{url}")
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ServerError(f"--server-url {url!r} is not an http:// URL")
+        self._http = JsonServer(url, who="llama-server", timeout_s=timeout_s)
         self.url = url
-        self._parsed = parsed
         self.timeout_s = timeout_s
         self.streaming = stream
         self._props: dict[str, Any] | None = None
 
-    def _connection(self) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self._parsed.scheme == "https" else http.client.HTTPConnection
-        return cls(self._parsed.hostname or "", self._parsed.port, timeout=self.timeout_s)
-
-    def _path(self, endpoint: str) -> str:
-        return self._parsed.path.rstrip("/") + endpoint
-
-    def _open(self, method: str, endpoint: str, body: dict[str, Any] | None = None) -> tuple[
-            http.client.HTTPConnection, http.client.HTTPResponse]:
-        connection = self._connection()
-        payload = json.dumps(body).encode("utf-8") if body is not None else None
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
-        try:
-            connection.request(method, self._path(endpoint), body=payload, headers=headers)
-            response = connection.getresponse()
-        except OSError as error:
-            connection.close()
-            raise ServerError(f"llama-server at {self.url} is unreachable ({error}); start it or fix "
-                              "--server-url") from None
-        if response.status != 200:
-            detail = response.read(2000).decode("utf-8", "replace").strip()
-            connection.close()
-            raise ServerError(f"llama-server at {self.url} answered {response.status} to {endpoint}: "
-                              f"{_error_message(detail)}")
-        return connection, response
-
-    def _get_json(self, endpoint: str) -> dict[str, Any]:
-        connection, response = self._open("GET", endpoint)
-        try:
-            return json.loads(response.read())
-        finally:
-            connection.close()
-
     def props(self) -> dict[str, Any]:
         """The server's /props (model path, build), fetched once."""
         if self._props is None:
-            self._props = self._get_json("/props")
+            self._props = self._http.json("GET", "/props")
         return self._props
 
     @property
@@ -109,22 +69,10 @@ class ServerEngine:
 
     def complete(self, request: GenerationRequest) -> dict[str, Any]:
         """One non-streamed request: the server's whole answer (with every token id)."""
-        connection, response = self._open("POST", "/completion", self.request_body(request, stream=False))
-        try:
-            return json.loads(response.read())
-        finally:
-            connection.close()
+        return self._http.json("POST", "/completion", self.request_body(request, stream=False))
 
     def close(self) -> None:
         pass
-
-
-def _error_message(detail: str) -> str:
-    try:
-        error = json.loads(detail).get("error", {})
-        return str(error.get("message", detail)) if isinstance(error, dict) else str(error)
-    except (ValueError, AttributeError):
-        return detail[:200] or "(no body)"
 
 
 def _finish_reason(final: dict[str, Any]) -> str:
@@ -149,19 +97,11 @@ class ServerStream(GeneratorStream):
             yield Piece(text, text.encode("utf-8"), self.n_generated_tokens, None)
 
     def _events(self, engine: ServerEngine, request: GenerationRequest) -> Iterator[Piece]:
-        self._connection, response = engine._open("POST", "/completion",
-                                                  engine.request_body(request, stream=True))
+        self._connection, response = engine._http.open("POST", "/completion",
+                                                        engine.request_body(request, stream=True))
         predicted = pending = 0
         try:
-            for raw_line in response:
-                line = raw_line.decode("utf-8", "replace").strip()
-                if line.startswith("error:"):
-                    raise ServerError(f"llama-server: {_error_message(line[6:].strip())}")
-                if not line.startswith("data:"):
-                    continue
-                event = json.loads(line[5:])
-                if "error" in event:
-                    raise ServerError(f"llama-server: {_error_message(json.dumps(event))}")
+            for event in engine._http.events(response):
                 # Tokens that end inside a UTF-8 character are sent with the one that completes
                 # it, so count tokens by the server's running total, not by event.
                 now = int(event.get("tokens_predicted", predicted))
