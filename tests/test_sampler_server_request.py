@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
-import subprocess
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +17,7 @@ import pytest
 
 from pipeline.native_build import find_llama_tool
 from pipeline.samplers import PARAM_SPECS, SamplerChain, preset
+from tests.llama_server_process import running_llama_server
 
 pytestmark = pytest.mark.native
 
@@ -39,43 +36,13 @@ CHAINS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server_url(tiny_model: Path) -> Iterator[str]:
-    tool = find_llama_tool("llama-server")
-    if tool is None:
+def server_url(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if find_llama_tool("llama-server") is None:
         pytest.skip("llama-server not built (python -m pipeline.native_build)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(tool), "-m", str(tiny_model), "--host", "127.0.0.1", "--port", str(port), "-c", "256",
-         "-t", "1", "-np", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("llama-server did not become healthy within 60 s")
-            time.sleep(0.2)
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with running_llama_server(tiny_model, log, n_ctx=256) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _complete(url: str, body: dict) -> dict:

@@ -7,10 +7,6 @@ llama-server (tox -e native does).
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +18,7 @@ from pipeline.engines.embedded import EmbeddedEngine
 from pipeline.engines.server import ServerEngine
 from pipeline.llama_flags import parse_llama_args
 from pipeline.native_build import find_llama_tool, run_llama_completion
+from tests.llama_server_process import running_llama_server
 
 pytestmark = pytest.mark.native
 
@@ -84,42 +81,11 @@ def test_generate_raw_matches_llama_completion_byte_for_byte(flags: list[str], t
     assert ours + trailer == completion_output(args, trailer)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(tool("llama-server")), "-m", str(tiny_model), "--host", "127.0.0.1", "--port", str(port),
-         "-c", "4096", "-np", "1", "-t", "1", "--no-webui"],
-        stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"llama-server did not come up (exit {process.poll()}); see {log.name}")
-            time.sleep(0.2)
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with running_llama_server(tiny_model, log, n_ctx=4096) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.mark.parametrize("flags", ORDERS.values(), ids=ORDERS.keys())

@@ -1,0 +1,62 @@
+"""A real llama-server on a free local port, for the native tests that talk to one."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from pipeline.native_build import find_llama_tool
+
+STARTUP_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running_llama_server(model: Path, log_path: Path, *, n_ctx: int) -> Iterator[str]:
+    """Start llama-server on `model` (one slot, one thread), yield its URL once /health says 200,
+    stop it after. Its output goes to `log_path`, named when it does not come up."""
+    tool = find_llama_tool("llama-server")
+    if tool is None:
+        pytest.fail("llama-server is not built: run `python -m pipeline.native_build` first")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(tool), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
+             "-c", str(n_ctx), "-np", "1", "-t", "1", "--no-webui"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while not _healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"llama-server did not come up within {STARTUP_TIMEOUT_S} s "
+                                f"(exit {process.poll()}); see {log_path}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as reply:
+            return reply.status == 200
+    except OSError:  # refused while it starts, or 503 while the model loads
+        return False
