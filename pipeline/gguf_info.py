@@ -62,9 +62,12 @@ class ModelInfo:
     tensor_count: int
     tensor_types: dict[str, int]
     warnings: tuple[str, ...] = field(default=())
+    chat_template: str | None = field(default=None, repr=False)  # long: JSON only on request
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self, *, with_template: bool = False) -> dict[str, Any]:
+        data = asdict(self)
+        template = data.pop("chat_template")
+        return {**data, "chat_template": template} if with_template else data
 
 
 def _scalar(fields: dict[str, Any], key: str) -> Any:
@@ -181,7 +184,7 @@ def read_model_info(path: Path | str) -> ModelInfo:
         end_tokens=end_tokens, has_chat_template=template is not None,
         template_adds_think=adds_think, sampling=dict(sorted(sampling.items())),
         tensor_count=len(header.tensors), tensor_types=dict(tensor_types.most_common()),
-        warnings=tuple(warnings),
+        warnings=tuple(warnings), chat_template=template,
     )
 
 
@@ -237,5 +240,5 @@ def render_text(info: ModelInfo) -> str:
     return "\n".join(lines)
 
 
-def render_json(info: ModelInfo) -> str:
-    return json.dumps(info.to_json(), indent=2, ensure_ascii=False)
+def render_json(info: ModelInfo, *, with_template: bool = False) -> str:
+    return json.dumps(info.to_json(with_template=with_template), indent=2, ensure_ascii=False)

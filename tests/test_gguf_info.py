@@ -95,6 +95,15 @@ def test_inspect_json_is_one_object_with_every_fact(think_model, capsys):
     assert chat_template_of(think_model) == CHAT_TEMPLATE_WITH_THINK
 
 
+def test_the_template_itself_is_printed_only_with_template(think_model, capsys):
+    assert gencheck(["inspect", str(think_model), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "chat_template" not in data and data["has_chat_template"] is True
+    assert gencheck(["inspect", str(think_model), "--template"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("chat template:\n" + CHAT_TEMPLATE_WITH_THINK + "\n")
+
+
 def test_pad_that_is_also_an_end_token_is_warned_about(tmp_path):
     out = tmp_path / "badpad.gguf"
     make_tiny_model(out, merges=4, pad_token="<|endoftext|>")

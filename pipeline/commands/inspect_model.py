@@ -25,22 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.gguf_info import chat_template_of, read_model_info, render_json, render_text
+    from pipeline.gguf_info import read_model_info, render_json, render_text
 
     info = read_model_info(args.model)
     if args.json:
-        payload = render_json(info)
-        if args.template:
-            import json
-
-            data = json.loads(payload)
-            data["chat_template"] = chat_template_of(args.model)
-            payload = json.dumps(data, indent=2, ensure_ascii=False)
-        print(payload)
+        print(render_json(info, with_template=args.template))
         return 0
     print(render_text(info))
     if args.template:
-        template = chat_template_of(args.model)
         print("chat template:")
-        print(template if template is not None else "(none)")
+        print(info.chat_template if info.chat_template is not None else "(none)")
     return 0
