@@ -100,11 +100,16 @@ def _model_metadata(model: object) -> dict[str, str]:
     return result
 
 
-def read_gguf_metadata(model_path: str | os.PathLike[str]) -> dict[str, str]:
-    """A GGUF's metadata as llama.cpp reads it, loading only the vocabulary (fast, no weights)."""
+def _model_file(model_path: str | os.PathLike[str]) -> Path:
     path = Path(model_path)
     if not path.is_file():
-        raise EngineError(f"model file {path} does not exist")
+        raise EngineError(f"model file {path} " + ("is not a file" if path.exists() else "does not exist"))
+    return path
+
+
+def read_gguf_metadata(model_path: str | os.PathLike[str]) -> dict[str, str]:
+    """A GGUF's metadata as llama.cpp reads it, loading only the vocabulary (fast, no weights)."""
+    path = _model_file(model_path)
     _init_backend()
     params = lib.llama_model_default_params()
     params.vocab_only = True
@@ -139,9 +144,7 @@ class EmbeddedEngine:
         self._model = None
         self._ctx = None
         self._active: EmbeddedStream | None = None
-        self.model_path = Path(model_path)
-        if not self.model_path.is_file():
-            raise EngineError(f"model file {self.model_path} does not exist")
+        self.model_path = _model_file(model_path)
         _init_backend()
         mparams = lib.llama_model_default_params()
         if n_gpu_layers is not None:

@@ -164,6 +164,8 @@ def test_kv_override_types_follow_python_types() -> None:
 def test_a_missing_model_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="does not exist"):
         EmbeddedEngine(tmp_path / "nope.gguf")
+    with pytest.raises(EngineError, match="is not a file"):
+        read_gguf_metadata(tmp_path)
 
 
 def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
