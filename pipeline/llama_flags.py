@@ -189,7 +189,9 @@ class _Parser:
         elif key == "ctx_size":
             self.run[key] = _at_least(flag, _int(flag, value), 0, "0 = the model's context")
         elif key == "n_gpu_layers":
-            number = None if value in ("auto", "all") else _int(flag, value)
+            if value not in ("auto", "all") and not _INT.fullmatch(value):
+                raise UsageError(f"{flag}: expected a whole number, auto or all, got {value!r}")
+            number = None if value in ("auto", "all") else int(value)
             self.run[key] = value if number is None else (
                 number if number >= 0 else "auto" if number == -1 else "all")
         elif key == "threads":
@@ -266,9 +268,12 @@ def parse_kv_overrides(value: str) -> dict[str, KvValue]:
     for item in next(csv.reader([value])) if value else [""]:
         key, sep, typed = item.partition("=")
         kind, colon, raw = typed.partition(":")
-        if not sep or not colon or key == "" or len(key) >= 128:
+        if not sep or not colon or key == "":
             raise UsageError(f"--override-kv: expected KEY=TYPE:VALUE with TYPE int, float, bool or "
                              f"str, got {item!r}")
+        if len(key.encode("utf-8")) >= 128:
+            raise UsageError(f"--override-kv: a key is at most 127 bytes (llama.cpp's limit); "
+                             f"{key[:40]}... has {len(key.encode('utf-8'))}")
         if kind == "int":
             result[key] = _int("--override-kv " + key, raw)
         elif kind == "float":

@@ -121,6 +121,19 @@ def test_gpu_layers_take_counts_auto_and_all(value: str, parsed: object) -> None
     assert parse(f"-ngl {value}").n_gpu_layers == parsed
 
 
+def test_gpu_layers_that_are_no_count_name_auto_and_all() -> None:
+    with pytest.raises(UsageError, match="^-ngl: expected a whole number, auto or all, got 'max'$"):
+        parse("-ngl max")
+
+
+def test_an_override_key_past_llama_cpps_127_bytes_is_refused_as_such() -> None:
+    assert parse_kv_overrides("k" * 127 + "=int:1") == {"k" * 127: 1}
+    with pytest.raises(UsageError, match="at most 127 bytes.*has 128"):
+        parse_kv_overrides("k" * 128 + "=int:1")
+    with pytest.raises(UsageError, match="has 128"):  # bytes, not characters
+        parse_kv_overrides("é" * 64 + "=int:1")
+
+
 def test_threads_zero_means_every_core() -> None:
     assert parse("-t 0").threads == (os.cpu_count() or 1)
 
