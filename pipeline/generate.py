@@ -21,10 +21,9 @@ from typing import Any, TextIO
 from pipeline.cache_dir import default_cache_dir
 from pipeline.engines.base import Engine, GenerationRequest, Piece
 from pipeline.loop_guard import GuardedStream, LoopGuardSettings
-from pipeline.samplers import SamplerChain
+from pipeline.samplers import LLAMA_DEFAULT_SEED, SamplerChain
 from pipeline.transcript import FINISH_INTERRUPTED, Transcript
 
-RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: llama.cpp draws a seed it never reports
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 PROGRESS_INTERVAL_S = 0.25
 ANNOUNCE_HASH_BYTES = 1 << 30
@@ -44,17 +43,9 @@ class GenerationInterrupted(KeyboardInterrupt):
 
 def concrete_seed(chain: SamplerChain) -> SamplerChain:
     """The chain with a recorded seed: a random one drawn here when llama.cpp would draw it."""
-    if chain.seed != RANDOM_SEED:
+    if chain.seed != LLAMA_DEFAULT_SEED:  # llama.cpp would draw a seed it never reports
         return chain
-    return dataclasses.replace(chain, seed=secrets.randbelow(RANDOM_SEED))
-
-
-def chain_record(chain: SamplerChain) -> dict[str, Any]:
-    """The chain as JSON-ready data (the samplers module's own form when it has one)."""
-    to_dict = getattr(chain, "to_dict", None)
-    if callable(to_dict):
-        return dict(to_dict())
-    return json.loads(json.dumps(dataclasses.asdict(chain)))
+    return dataclasses.replace(chain, seed=secrets.randbelow(LLAMA_DEFAULT_SEED))
 
 
 # -- model file hash: once per file, remembered by path + size + mtime -------------------------
@@ -213,7 +204,7 @@ def generate(
         model_sha256=sha,
         engine=engine.name,
         engine_version=engine.version(),
-        chain=chain_record(chain),
+        chain=chain.to_dict(),
         seed=chain.seed,
         n_prompt_tokens=stream.n_prompt_tokens,
         n_generated_tokens=n_generated,

@@ -23,7 +23,7 @@ from pipeline.engines.base import (
     Piece,
 )
 from pipeline.engines.http_json import JsonServer, ServerError
-from pipeline.samplers import SamplerChain
+from pipeline.samplers import LLAMA_DEFAULT_SEED, SamplerChain
 
 DEFAULT_URL = "http://127.0.0.1:8000/v1"
 OPENAI_BIAS_LIMIT = 100.0  # the API's logit_bias range is -100..100
@@ -45,7 +45,7 @@ def completion_fields(chain: SamplerChain) -> dict[str, Any]:
         "frequency_penalty": p.penalty_freq if "penalties" in order else 0.0,
         "repetition_penalty": p.penalty_repeat if "penalties" in order else 1.0,
     }
-    if chain.seed != 0xFFFFFFFF:
+    if chain.seed != LLAMA_DEFAULT_SEED:  # a random seed is left to the server
         fields["seed"] = chain.seed
     if chain.logit_bias:
         fields["logit_bias"] = {str(token): max(-OPENAI_BIAS_LIMIT, min(OPENAI_BIAS_LIMIT, bias))
