@@ -220,8 +220,9 @@ def test_ctrl_c_keeps_what_was_generated_as_an_interrupted_transcript(engine: Em
     assert full.text.startswith(partial.text)
 
 
-def test_sigint_to_gencheck_generate_writes_the_partial_transcript_and_exits_130(
-        tiny_model: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signal_name", "exit_code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_stopped_gencheck_generate_writes_the_partial_transcript(
+        signal_name: str, exit_code: int, tiny_model: Path, tmp_path: Path) -> None:
     import signal
     import subprocess
     import sys
@@ -244,12 +245,12 @@ def test_sigint_to_gencheck_generate_writes_the_partial_transcript_and_exits_130
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
         time.sleep(1.0)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(getattr(signal, signal_name))
         process.wait(timeout=60)
     finally:
         process.kill()
     err = log.read_bytes()
-    assert process.returncode == 130, err.decode()
+    assert process.returncode == exit_code, err.decode()
     meta = json.loads((tmp_path / "run" / "out.txt.json").read_text(encoding="utf-8"))
     assert meta["finish_reason"] == "interrupted" and 0 < meta["n_generated_tokens"] < 32768
     assert len(out.read_text(encoding="utf-8")) > 0
