@@ -30,7 +30,7 @@ from validators.smoke_files import (
 )
 
 HARNESS_DIR = Path(__file__).with_name("harness")
-HARNESS_FILES = ("run_game.py", "harness_clock.py", "harness_input.py", "harness_record.py",
+HARNESS_FILES = ("run_scenarios.py", "run_game.py", "harness_clock.py", "harness_input.py", "harness_record.py",
                  "autopilot.py", "play_view.py")
 OUT_DIR = "_out"
 # pygame imports numpy, whose BLAS would start a thread (with its own buffers) per core in
@@ -69,6 +69,8 @@ class ScenarioRun:
             "wall_s": round(self.sandbox.wall_s, 3), "stop_reason": r.get("stop_reason"),
             "screenshots": [str(p) for p in self.screenshots],
         }
+        if "skipped_after" in r:  # not run: the game hung before its first frame there
+            data["skipped_after"] = r["skipped_after"]
         if "exception" in r:
             data["exception"] = {k: r["exception"][k] for k in ("type", "message", "line")}
         return data
@@ -137,7 +139,7 @@ def run_scenarios(code: str, scenarios: list[Scenario], settings: SmokeSettings,
                "scenarios": [{**s.to_job(settings.quit_keys),
                               "screenshot_frames": list(s.screenshot_frames)} for s in scenarios]}
         box.write("_job.json", json.dumps(job))
-        whole = box.run([sys.executable, "-I", "_harness/run_game.py", "_job.json"],
+        whole = box.run([sys.executable, "-I", "_harness/run_scenarios.py", "_job.json"],
                         env={"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
                              "PYGAME_HIDE_SUPPORT_PROMPT": "1", **ONE_THREAD_BLAS})
         runs = []
@@ -215,8 +217,9 @@ def classify(run: ScenarioRun, settings: SmokeSettings) -> list[Finding]:
                         f"scenario {sc.name!r}", exc["line"], exception=exc["type"],
                         traceback=exc.get("traceback", "")[-1500:], **where)]
     if outcome == "hang":
+        hung_in = r.get("skipped_after", sc.name)  # scenarios skipped after it share its hang
         return [finding("smoke/hang", f"no frame for {r.get('hang_s')} s of wall time at frame "
-                        f"{frame} in scenario {sc.name!r} (a loop that never draws or handles "
+                        f"{frame} in scenario {hung_in!r} (a loop that never draws or handles "
                         f"events)", r.get("line"), **where)]
     if box.limit_hit in ("memory", "cpu", "output"):
         return [finding("smoke/resource-limit", f"killed by the {box.limit_hit} limit in scenario "

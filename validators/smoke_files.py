@@ -35,6 +35,7 @@ RESULT_SCHEMA = {
     "quit_frame": optional(is_int), "stop_reason": optional(is_str),
     "exit_code": lambda v: v is None or isinstance(v, int | str),
     "hang_s": is_number, "line": optional(is_int), "code": optional(is_str),
+    "skipped_after": is_str,
     "exception": obj({"type": is_str, "message": is_str, "line": optional(is_int),
                       "code": optional(is_str), "traceback": is_str},
                      required=("type", "message", "line")),

@@ -306,3 +306,40 @@ def test_event_wait_lets_frames_pass_and_returns_noevent_after_its_timeout():
     started, quit_at = map(int, report.runs["play-restart-q"].sandbox.stdout.split()[1::2])
     assert 130 <= started <= 200  # SPACE came at frame 10, after nine frames of waiting
     assert quit_at > started + 3000  # the 100 ms waits passed game time until q
+
+
+def test_only_a_hang_before_any_frame_stands_for_the_scenarios_not_yet_started(tmp_path):
+    import json
+
+    from validators.harness.run_scenarios import hung_before_first_frame, skip
+
+    hang = {"outcome": "hang", "frame": 0, "flips": 0, "hang_s": 8.0, "line": 3}
+    for name, result in (("early", hang), ("late", {**hang, "frame": 40, "flips": 40}),
+                         ("exit", {"outcome": "exit", "frame": 0, "flips": 0})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "result.json").write_text(json.dumps(result))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "result.json").write_text("[")
+    assert hung_before_first_frame(tmp_path / "early") == hang
+    assert [hung_before_first_frame(tmp_path / n) for n in ("late", "exit", "bad")] == [None] * 3
+    skip(tmp_path, {"name": "idle"}, "early", hang)
+    from validators.smoke_files import read_exit, read_result
+
+    assert read_result(tmp_path / "idle", tmp_path) == {**hang, "scenario": "idle",
+                                                        "screenshots": [], "skipped_after": "early"}
+    assert read_exit(tmp_path / "idle", tmp_path)["timed_out"] is False
+
+
+@pytest.mark.slow
+def test_game_that_hangs_before_its_first_frame_costs_one_hang_budget_not_one_per_scenario():
+    from validators.smoke import SmokeOptions, run_smoke
+
+    only = ("play-restart-q", "window-close", "idle")
+    report = run_smoke("while True:\n    pass\n", SmokeOptions(only=only, parallel=1,
+                                                             requirements=False))
+    [f] = report.findings
+    assert f.code == "hang" and sorted(f.details["scenarios"]) == sorted(only)
+    ran = [n for n, s in report.scenarios.items() if "skipped_after" not in s]
+    assert len(ran) == 1 and f"in scenario {ran[0]!r}" in f.message
+    assert "no frame for 8.0 s" in f.message  # the budget before a first frame, as waited
+    assert sum(s["wall_s"] for s in report.scenarios.values()) < 12

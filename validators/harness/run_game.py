@@ -1,9 +1,8 @@
-"""Run one game through one scenario, headless, and write what happened to files.
+"""Play one game through one scenario, headless, and write what happened to files.
 
-Usage (inside the sandbox, cwd = its temp dir): python -I run_game.py job.json
-
-The job names the game file, the scenario (driver, steps, frame budget, when the game should
-exit), the screenshot frames and the wall-clock hang budget. Results go to the job's out_dir:
+run_scenarios.py (the entry point inside the sandbox) calls play() in a forked child per
+scenario. The job names the game file, the scenario (driver, steps, frame budget, when the game
+should exit), the screenshot frames and the wall-clock hang budget. Results go to the job's out_dir:
 result.json (outcome, frames, exception with the game's line, screenshots), frames.jsonl (one
 line per frame: virtual time, the input applied, the draw record) and PNG screenshots.
 Imports only the standard library and pygame, and never the project's code.
@@ -244,7 +243,7 @@ class Run:
             "line": where.lineno if where else None, "code": where.line if where else None,
             "traceback": text[-4000:]}}
 
-    def hang_outcome(self) -> dict[str, Any]:
+    def hang_outcome(self, budget_s: float) -> dict[str, Any]:
         frames = sys._current_frames()
         frame = frames.get(threading.main_thread().ident or -1)
         line, code = None, None
@@ -257,7 +256,7 @@ class Run:
             import linecache
 
             code = linecache.getline(self.game_path, line).strip() or None
-        return {"outcome": "hang", "hang_s": self.job["hang_s"], "line": line, "code": code}
+        return {"outcome": "hang", "hang_s": budget_s, "line": line, "code": code}
 
     def finish(self, outcome: dict[str, Any]) -> None:
         for stream in (sys.stdout, sys.stderr):  # the process ends with os._exit: no flush
@@ -306,7 +305,7 @@ class Run:
             harness_clock.real_sleep(0.05)
             allowed = budget if self.frame else first_frame_budget
             if harness_clock.real_monotonic() - self.last_progress > allowed:
-                self.finish(self.hang_outcome())
+                self.finish(self.hang_outcome(allowed))
                 os._exit(3)
 
 
@@ -330,63 +329,3 @@ def play(job: dict[str, Any]) -> None:
         outcome = run.exception_outcome(exc)
     run.finish(outcome)
     os._exit(0)  # pygame atexit handlers and game threads must not outlive the verdict
-
-
-def start_scenario(job: dict[str, Any], scenario: dict[str, Any]) -> int:
-    """Fork a child that plays one scenario with its own cwd, HOME, output files and result
-    dir; pygame is already imported here, so every child skips that cost."""
-    out = Path(job["out_dir"]).resolve() / scenario["name"]
-    home = Path("_runs").resolve() / scenario["name"]
-    out.mkdir(parents=True, exist_ok=True)
-    home.mkdir(parents=True, exist_ok=True)
-    game = str(Path(job["game"]).resolve())
-    pid = os.fork()
-    if pid:
-        return pid
-    try:
-        for fd, name in ((1, "stdout"), (2, "stderr")):
-            target = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            os.dup2(target, fd)
-            os.close(target)
-        os.chdir(home)
-        os.environ["HOME"] = str(home)
-        play({**job, "game": game, "scenario": scenario, "out_dir": str(out),
-              "screenshot_frames": scenario.get("screenshot_frames", [])})
-    finally:
-        os._exit(70)
-    return 0
-
-
-def main() -> int:
-    """Run every scenario of the job, `parallel` at a time, each in a forked child under its
-    own wall-clock limit; record how each child ended in <out_dir>/<scenario>/exit.json."""
-    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    # longest first, so the short ones fill in beside it (the whole run ends sooner)
-    todo = sorted(job["scenarios"], key=lambda s: -int(s.get("max_frames", 600)))
-    parallel = max(1, int(job.get("parallel", 1)))
-    wall_s = float(job.get("wall_s", 20.0))
-    running: dict[int, tuple[str, float]] = {}
-    while todo or running:
-        while todo and len(running) < parallel:
-            scenario = todo.pop(0)
-            running[start_scenario(job, scenario)] = (scenario["name"], harness_clock.real_monotonic())
-        pid, status = os.waitpid(-1, os.WNOHANG)
-        now = harness_clock.real_monotonic()
-        if pid == 0:
-            for child, (name, started) in list(running.items()):
-                if now - started > wall_s:
-                    os.kill(child, 9)  # reaped, and recorded as timed out, by the next wait
-                    running[child] = (name, -1e9)
-            harness_clock.real_sleep(0.003)
-            continue
-        name, started = running.pop(pid, ("?", now))
-        record = {"exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-                  "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-                  "timed_out": started < 0, "wall_s": round(now - started, 3) if started > 0 else wall_s}
-        exit_path = Path(job["out_dir"]) / name / "exit.json"
-        exit_path.write_text(json.dumps(record), encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
