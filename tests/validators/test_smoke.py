@@ -343,3 +343,25 @@ def test_game_that_hangs_before_its_first_frame_costs_one_hang_budget_not_one_pe
     assert len(ran) == 1 and f"in scenario {ran[0]!r}" in f.message
     assert "no frame for 8.0 s" in f.message  # the budget before a first frame, as waited
     assert sum(s["wall_s"] for s in report.scenarios.values()) < 12
+
+
+def test_harness_and_supervisor_import_only_the_standard_library_and_pygame():
+    """They run inside the sandbox, where the project is not importable at every tier (and
+    must not be: no project code runs beside the game). The one exception is autopilot's
+    fallback for tests, inside `except ImportError`."""
+    import ast
+    import sys
+
+    harness = Path(__file__).resolve().parents[2] / "validators" / "harness"
+    siblings = {p.stem for p in harness.glob("*.py")}
+    allowed = set(sys.stdlib_module_names) | siblings | {"pygame", "pyseccomp"}
+    files = [*harness.glob("*.py"), harness.parent / "sandbox_init.py"]
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        fallbacks = {id(node) for handler in ast.walk(tree) if isinstance(handler, ast.ExceptHandler)
+                     for node in ast.walk(handler)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in fallbacks:
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for name in names:
+                    assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
