@@ -292,3 +292,10 @@ def test_explain_says_how_large_the_context_is_and_where_that_came_from(tiny_mod
     assert said["override"][0].startswith("note: context: 131072 tokens")
     assert "of an --override-kv" in said["override"][0]
     assert said["flag"] == ["note: context: 4096 tokens (-c 4096)"]
+
+
+def test_a_prompt_mistake_is_reported_before_the_model_is_loaded(tiny_model: Path, capsys) -> None:
+    # A context llama.cpp cannot allocate fails only at load: the prompt's error must come first.
+    assert main(["generate", "--model", str(tiny_model), "--prompt-name", "no-such-prompt",
+                 "-c", "100000000"]) == 2
+    assert "unknown prompt 'no-such-prompt'" in capsys.readouterr().err

@@ -83,13 +83,17 @@ def run(args: argparse.Namespace) -> int:
         _check_destination(args)
     metadata = _metadata(flags.model)
     chain, notes = effective_chain(flags, metadata)
-    engine = None if args.explain and args.engine == "embedded" else _open_engine(args, flags)
-    if args.engine == "embedded":
-        notes.append(context_note(flags, metadata, getattr(engine, "n_ctx", None)))
+    engine: Engine | None = None
     try:
-        if args.engine == "server" and not metadata and engine is not None:
-            metadata = _server_template(engine, notes)
+        if args.engine != "embedded":  # a connection: cheap, and the server may hold the template
+            engine = _open_engine(args, flags)
+            if args.engine == "server" and not metadata:
+                metadata = _server_template(engine, notes)
+        # A mistake in the prompt is reported before a model that may take minutes to load.
         prompt, prompt_name = resolve_prompt(args, flags, metadata)
+        if args.engine == "embedded":
+            engine = None if args.explain else _open_engine(args, flags)
+            notes.append(context_note(flags, metadata, getattr(engine, "n_ctx", None)))
         explanation = describe(chain, notes, engine=args.engine)
         if args.explain or engine is None:
             print(explanation)
