@@ -19,6 +19,7 @@ from pipeline.native_build import (
     sdist_name,
     unpack_vendored_llama_cpp,
 )
+from tests.native_tools import llama_tool
 
 
 def _executable(path: Path) -> Path:
@@ -77,10 +78,9 @@ def test_a_cached_sdist_is_used_without_fetching(tmp_path, monkeypatch):
 
 @pytest.mark.native
 def test_built_llama_completion_runs_the_tiny_model_greedily(tiny_model):
-    tool = find_llama_tool("llama-completion")
-    if tool is None:
-        pytest.skip("llama-completion not built (python -m pipeline.native_build)")
-    llama_cpp = pytest.importorskip("llama_cpp")
+    import llama_cpp
+
+    tool = llama_tool("llama-completion")
     # Greedy "import" runs 40 tokens with no end token: a complete run ends with the "\n\n"
     # llama-completion prints at exit (the unflushed logger may drop it and the text's tail).
     result = run_llama_completion(

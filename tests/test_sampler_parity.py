@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.llama_flags import parse_llama_args
-from pipeline.native_build import find_llama_tool, run_llama_completion
+from pipeline.native_build import run_llama_completion
 from pipeline.sampler_explain import planned_off_reason
 from pipeline.samplers import SamplerChain, from_gguf_sampling
+from tests.native_tools import llama_tool
 
 pytestmark = pytest.mark.native
 
@@ -64,10 +65,7 @@ COMMANDS = [
 
 @pytest.fixture(scope="module")
 def completion() -> Path:
-    tool = find_llama_tool("llama-completion")
-    if tool is None:
-        pytest.skip("llama-completion not built (python -m pipeline.native_build)")
-    return tool
+    return llama_tool("llama-completion")
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.native_build import find_llama_tool
 from pipeline.samplers import PARAM_SPECS, SamplerChain, preset
-from tests.llama_server_process import running_llama_server
+from tests.native_tools import running_llama_server
 
 pytestmark = pytest.mark.native
 
@@ -38,8 +37,6 @@ CHAINS = {
 
 @pytest.fixture(scope="module")
 def server_url(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if find_llama_tool("llama-server") is None:
-        pytest.skip("llama-server not built (python -m pipeline.native_build)")
     log = tmp_path_factory.mktemp("server") / "server.log"
     with running_llama_server(tiny_model, log, n_ctx=256) as url:
         yield url

@@ -17,8 +17,8 @@ from pipeline.engines.base import GenerationRequest
 from pipeline.engines.embedded import EmbeddedEngine
 from pipeline.engines.server import ServerEngine
 from pipeline.llama_flags import parse_llama_args
-from pipeline.native_build import find_llama_tool, run_llama_completion
-from tests.llama_server_process import running_llama_server
+from pipeline.native_build import run_llama_completion
+from tests.native_tools import llama_tool, running_llama_server
 
 pytestmark = pytest.mark.native
 
@@ -47,7 +47,7 @@ def completion_output(args: list[str], trailer: bytes) -> bytes:
     """llama-completion's stdout for `args`, complete: a run whose output ends with the trailer
     our finish reason predicts (a run on a busy machine may lose its end; see
     run_llama_completion)."""
-    return run_llama_completion(tool("llama-completion"), [*args, "--no-display-prompt"],
+    return run_llama_completion(llama_tool("llama-completion"), [*args, "--no-display-prompt"],
                                 lambda run: run.stdout.endswith(trailer), attempts=6,
                                 timeout=120).stdout
 
@@ -56,13 +56,6 @@ def trailer_for(finish_reason: str) -> bytes:
     """What llama-completion prints after the text: " [end of text]\n" after an end token,
     then "\n\n" at exit."""
     return b" [end of text]\n\n\n" if finish_reason == "eos" else b"\n\n"
-
-
-def tool(name: str) -> Path:
-    path = find_llama_tool(name)
-    if path is None:
-        pytest.fail(f"{name} is not built: run `python -m pipeline.native_build` first")
-    return path
 
 
 @pytest.mark.parametrize("flags", ORDERS.values(), ids=ORDERS.keys())

@@ -1,4 +1,8 @@
-"""A real llama-server on a free local port, for the native tests that talk to one."""
+"""The built llama.cpp programs for the `native` tests: a tool's path, a running llama-server.
+
+A `native` test runs only when asked for (tox -e native builds the tools first), so a missing
+tool fails it with the command that builds it: a skip would pass a run that checked nothing.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +27,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def llama_tool(name: str) -> Path:
+    path = find_llama_tool(name)
+    if path is None:
+        pytest.fail(f"{name} is not built: run `python -m pipeline.native_build` first")
+    return path
+
+
 @contextmanager
 def running_llama_server(model: Path, log_path: Path, *, n_ctx: int) -> Iterator[str]:
     """Start llama-server on `model` (one slot, one thread), yield its URL once /health says 200,
     stop it after. Its output goes to `log_path`, named when it does not come up."""
-    tool = find_llama_tool("llama-server")
-    if tool is None:
-        pytest.fail("llama-server is not built: run `python -m pipeline.native_build` first")
+    tool = llama_tool("llama-server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
