@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from pipeline import __version__
 from pipeline.errors import UsageError
@@ -36,6 +38,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Signals:
+    terminated = False
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[_Signals]:
+    """SIGTERM (`kill`, a CI job's timeout) stops a command the way Ctrl-C does.
+
+    Python's default for SIGTERM ends the process on the spot: no `finally`, no `with` exit, so
+    a run's validation workers would be left behind. Raised as KeyboardInterrupt it unwinds
+    through every clean-up that Ctrl-C already runs; `terminated` says which signal it was.
+    """
+    seen = _Signals()
+
+    def interrupt(signum: int, frame: object) -> None:
+        seen.terminated = True
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals to whoever owns it
+        yield seen
+        return
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     # A command that takes llama-cli's flags as pasted (`gencheck run --temp 0.6 ...`) opts in
@@ -44,19 +75,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and not getattr(args, "accepts_extra_args", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra_args = extra
-    try:
-        return int(args.func(args) or 0)
-    except UsageError as exc:
-        print(f"gencheck {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("gencheck: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader went away (`gencheck inspect M.gguf | head`): not our failure. Point stdout
-        # at /dev/null so the interpreter's final flush does not raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    with sigterm_as_interrupt() as signals:
+        try:
+            return int(args.func(args) or 0)
+        except UsageError as exc:
+            print(f"gencheck {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            if signals.terminated:
+                print("gencheck: terminated", file=sys.stderr)
+                return 128 + signal.SIGTERM
+            print("gencheck: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # The reader went away (`gencheck inspect M.gguf | head`): not our failure. Point
+            # stdout at /dev/null so the interpreter's final flush does not raise again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
 
 
 if __name__ == "__main__":

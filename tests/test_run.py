@@ -116,6 +116,7 @@ def test_run_killed_mid_way_resumes_to_exactly_one_full_run(tiny_model: Path, tm
         done = _wait_for_samples(store_path, proc)
         os.kill(proc.pid, signal.SIGKILL)  # the run itself, mid-way
         proc.wait(timeout=30)
+        assert _group_gone(proc.pid, 10), "validation workers outlived the killed run"
     finally:
         _reap_group(proc)
     assert 1 <= done < 6, f"the run was not caught mid-way ({done} samples)"
@@ -147,6 +148,39 @@ def _wait_for_samples(store_path: Path, proc: subprocess.Popen) -> int:
                 return int(count)
         time.sleep(0.01)
     return 0
+
+
+def _group_gone(pgid: int, seconds: float) -> bool:
+    """Wait until no process of the group is left (the run's workers included)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigterm_stops_a_run_like_ctrl_c_in_one_line_and_takes_its_workers(
+        tiny_model: Path, tmp_path: Path) -> None:
+    store_path = tmp_path / "store.db"
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--model", str(tiny_model),
+                             *MATRIX, "--store", str(store_path), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            start_new_session=True)
+    try:
+        done = _wait_for_samples(store_path, proc)
+        os.kill(proc.pid, signal.SIGTERM)  # `kill PID`, or a CI job's timeout
+        out, err = proc.communicate(timeout=60)
+        assert _group_gone(proc.pid, 10), "validation workers outlived the terminated run"
+    finally:
+        _reap_group(proc)
+    assert 1 <= done < 6, f"the run was not caught mid-way ({done} samples)"
+    assert proc.returncode == 143 and out == ""
+    assert err.strip().splitlines()[-1] == "gencheck: terminated" and "Traceback" not in err
+    with Store(store_path) as store:
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def _reap_group(proc: subprocess.Popen) -> None:
