@@ -281,15 +281,15 @@ class Sandbox:
             proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                     cwd=self.workdir, env=_scrubbed_env(self.workdir, marker, env or {}),
                                     start_new_session=True, close_fds=True)
+        backstop_fired = False
         try:
             proc.wait(timeout=self.limits.wall_s + _BWRAP_GRACE_S)
-            backstop_fired = False
         except subprocess.TimeoutExpired:
+            backstop_fired = True
+        finally:  # also when the wait is interrupted (Ctrl-C): no part of the run outlives it
             _kill_group(proc.pid)
             proc.wait()
-            backstop_fired = True
-        _kill_group(proc.pid)
-        stray = kill_marked_processes(marker)
+            stray = kill_marked_processes(marker)
         wall = time.monotonic() - started
         status = read_json_object(status_path, self.root, _STATUS_SCHEMA, ("timed_out",))
         if status is None:  # the supervisor itself died (killed from inside, or failed to start)

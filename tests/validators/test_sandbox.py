@@ -82,6 +82,33 @@ def test_grandchild_holding_stdout_neither_blocks_the_run_nor_survives_it(tier):
     assert survivors == []
 
 
+@pytest.mark.parametrize("tier", TIERS_HERE)
+def test_run_interrupted_by_ctrl_c_leaves_no_process_behind(tier):
+    """The supervisor runs in its own session, so a terminal's Ctrl-C reaches only the parent:
+    the parent must end the run itself before the interrupt goes on."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    box = Sandbox(tier=tier, limits=Limits(wall_s=30.0))
+    box.write("prog.py", "import subprocess, time\nsubprocess.Popen(['sleep', '30'])\n"
+                         "while True:\n    time.sleep(0.05)\n")
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            box.run([sys.executable, "-I", "prog.py"])
+        survivors = _processes_under(str(box.root))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        box.close()
+    assert time.monotonic() - started < 5
+    assert survivors == []
+
+
 def _processes_under(root: str) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
