@@ -69,3 +69,22 @@ def test_llama_server_runs_the_request_with_every_setting_of_the_chain(name: str
     echoed_bias = [(entry["token"], -math.inf if entry["bias"] is None else entry["bias"])
                    for entry in settings["logit_bias"]]
     assert echoed_bias == list(chain.logit_bias)
+
+
+def test_a_request_the_server_refuses_is_one_line_with_the_servers_reason(server_url: str) -> None:
+    from pipeline.engines.base import GenerationRequest
+    from pipeline.engines.http_json import ServerError
+    from pipeline.engines.openai_compat import OpenAIEngine
+    from pipeline.engines.server import ServerEngine
+
+    too_long = GenerationRequest("word " * 2000, SamplerChain(seed=1), 5)  # the server holds 256
+    refusals = []
+    for attempt in (lambda: ServerEngine(server_url).complete(too_long),
+                    lambda: list(ServerEngine(server_url).stream(too_long)),
+                    lambda: list(OpenAIEngine(f"{server_url}/v1").stream(too_long))):
+        with pytest.raises(ServerError) as refused:
+            attempt()
+        refusals.append(str(refused.value))
+    for message, endpoint in zip(refusals, ("/completion", "/completion", "/completions"), strict=True):
+        assert f"answered 400 to {endpoint}: " in message and "\n" not in message
+        assert "exceeds the available context size" in message
