@@ -258,3 +258,12 @@ def test_a_changed_validator_revalidates_stored_samples_without_generating(
     with Store(tmp_path / "s.db") as store:
         versions = [r[0] for r in store.db.execute("SELECT validators_version FROM validations")]
         assert len(versions) == 2 and versions[1] == "a-newer-validator"
+
+
+def test_a_corrupt_store_is_one_line_and_exit_two(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "s.db"
+    store.write_bytes(b"this was never a SQLite file " * 50)
+    code, out, err = run_cli(capsys, "--engine", "replay", "--model", str(REPO / "fixtures" / "corpus" /
+                             "answer_flappy_shapes.txt"), "--no-smoke", "--store", str(store))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "file is not a database" in err

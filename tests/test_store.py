@@ -177,3 +177,28 @@ def test_model_hash_is_remembered_until_the_file_changes(tmp_path: Path) -> None
         assert store.cached_model_hash(model) == "a" * 64
         model.write_bytes(b"GGUF two, longer")
         assert store.cached_model_hash(model) is None
+
+
+def not_a_database(tmp: Path) -> Path:
+    (tmp / "s.db").write_bytes(b"not sqlite at all " * 100)
+    return tmp / "s.db"
+
+
+def under_a_file(tmp: Path) -> Path:
+    (tmp / "file").write_text("x")
+    return tmp / "file" / "s.db"
+
+
+@pytest.mark.parametrize("make", [not_a_database, under_a_file, lambda tmp: tmp],
+                         ids=["not-a-database", "folder-is-a-file", "a-folder"])
+def test_a_path_that_cannot_be_a_store_is_a_usage_error(make, tmp_path: Path) -> None:
+    from pipeline.errors import UsageError
+
+    path = make(tmp_path)
+    with pytest.raises(UsageError, match=str(path)):
+        Store(path)
+
+
+def test_a_store_in_a_missing_folder_creates_the_folder(tmp_path: Path) -> None:
+    with Store(tmp_path / "new" / "deeper" / "s.db") as store:
+        assert store.sample_count() == 0
