@@ -15,8 +15,8 @@ Where it lives: `--store PATH`, else `$GENCHECK_HOME/gencheck.db`, else
   old samples and an unchanged one never repeats work.
 
 A sample row is written together with its run link in one transaction: a SIGKILL leaves either
-the whole sample or none of it. The schema grows by migrations: an ordered list of small named
-functions, each applied once and recorded by name in `_migrations`.
+the whole sample or none of it. The schema grows by migrations (pipeline/store_schema.py), each
+applied once and recorded by name in `_migrations`.
 """
 
 from __future__ import annotations
@@ -25,96 +25,15 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline import store_schema
 from pipeline.errors import UsageError
-
-Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
-
-
-def migration(fn: Migration) -> Migration:
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
-
-
-@migration
-def m001_initial(db: sqlite3.Connection) -> None:
-    db.execute("""
-        CREATE TABLE runs (
-            id INTEGER PRIMARY KEY,
-            started_at TEXT NOT NULL,
-            finished_at TEXT,
-            status TEXT NOT NULL,             -- running | finished (a killed run stays running)
-            command TEXT NOT NULL,            -- JSON argv
-            settings TEXT NOT NULL,           -- JSON: models, configs, seeds, prompt, options
-            gencheck_version TEXT NOT NULL,
-            summary TEXT                      -- JSON report of the finished run
-        )""")
-    db.execute("""
-        CREATE TABLE samples (
-            id INTEGER PRIMARY KEY,
-            sample_key TEXT NOT NULL UNIQUE,  -- sha256 of the identity columns below
-            model_sha256 TEXT NOT NULL,
-            model_name TEXT NOT NULL,
-            prompt_name TEXT NOT NULL,
-            chain TEXT NOT NULL,              -- canonical JSON of the sampler chain
-            seed INTEGER NOT NULL,
-            engine TEXT NOT NULL,
-            engine_version TEXT NOT NULL,
-            options TEXT NOT NULL,            -- canonical JSON: n_predict and the like
-            text TEXT NOT NULL,
-            transcript TEXT NOT NULL,         -- JSON metadata of the Transcript
-            n_generated_tokens INTEGER,
-            seconds REAL,
-            finish_reason TEXT,
-            created_at TEXT NOT NULL,
-            created_by_run INTEGER REFERENCES runs(id)
-        )""")
-    db.execute("""
-        CREATE TABLE run_samples (
-            run_id INTEGER NOT NULL REFERENCES runs(id),
-            sample_id INTEGER NOT NULL REFERENCES samples(id),
-            config_name TEXT NOT NULL,
-            reused INTEGER NOT NULL,          -- 1 when the sample existed before this run
-            validation_id INTEGER REFERENCES validations(id),
-            PRIMARY KEY (run_id, sample_id, config_name)
-        )""")
-    db.execute("""
-        CREATE TABLE validations (
-            id INTEGER PRIMARY KEY,
-            validation_key TEXT NOT NULL UNIQUE,  -- sha256 of content hash + version + options
-            content_sha256 TEXT NOT NULL,     -- hash of the validated transcript text
-            code_sha256 TEXT,                 -- hash of the extracted program, when there is one
-            validators_version TEXT NOT NULL,
-            options TEXT NOT NULL,
-            verdict TEXT NOT NULL,
-            findings TEXT NOT NULL,           -- JSON list of Finding.to_json()
-            code TEXT,
-            details TEXT NOT NULL,            -- JSON: smoke tier, scenarios, screenshots...
-            seconds REAL,
-            created_at TEXT NOT NULL
-        )""")
-    db.execute("CREATE INDEX run_samples_by_config ON run_samples(config_name)")
-    db.execute("CREATE INDEX validations_by_code ON validations(code_sha256)")
-
-
-@migration
-def m002_model_hashes(db: sqlite3.Connection) -> None:
-    # Hashing a 20 GB GGUF takes minutes; remember it by path, size and mtime.
-    db.execute("""
-        CREATE TABLE model_hashes (
-            path TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            mtime_ns INTEGER NOT NULL,
-            sha256 TEXT NOT NULL,
-            PRIMARY KEY (path, size, mtime_ns)
-        )""")
 
 
 def default_store_path() -> Path:
@@ -248,7 +167,7 @@ class Store:
         """Apply every migration not yet recorded, each in its own transaction; return their names."""
         self.db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         applied = []
-        for name, apply in MIGRATIONS:
+        for name, apply in store_schema.MIGRATIONS:
             with self.transaction() as db:
                 if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
                     continue

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import store as store_module
+from pipeline import store_schema
 from pipeline.store import SampleKey, Store, default_store_path, validation_key
 
 
@@ -44,7 +44,7 @@ def test_default_store_path_prefers_gencheck_home_then_xdg(monkeypatch: pytest.M
 
 def test_migrations_apply_once_each_in_order(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
-        names = [name for name, _ in store_module.MIGRATIONS]
+        names = [name for name, _ in store_schema.MIGRATIONS]
         assert store.applied_migrations() == names
         assert store.migrate() == []
     with Store(tmp_path / "s.db") as again:
@@ -58,7 +58,7 @@ def test_a_new_migration_is_applied_to_an_existing_store(tmp_path: Path,
     def m999_add_note(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE runs ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, ("m999_add_note", m999_add_note)])
+    monkeypatch.setattr(store_schema, "MIGRATIONS", [*store_schema.MIGRATIONS, ("m999_add_note", m999_add_note)])
     with Store(tmp_path / "s.db") as store:
         assert store.applied_migrations()[-1] == "m999_add_note"
         assert "note" in [r[1] for r in store.db.execute("PRAGMA table_info(runs)")]
