@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline.outcomes import PENDING, RunReport, SampleOutcome
 from pipeline.report import comparison_sentence, finding_line
 
+MANIFEST = ".gencheck-report"  # the files the last write_html() put in the folder, one a line
 TRANSCRIPT_TAIL = 6000  # characters of the transcript's end shown on a sample page
 
 CSS = """
@@ -185,16 +186,40 @@ def _anchor(name: str) -> str:
 
 
 def write_html(report: RunReport, directory: Path) -> Path:
-    """Write the report folder; return the path of index.html."""
+    """Write the report folder; return the path of index.html.
+
+    A folder used before keeps no page of the earlier run: the files gencheck wrote there last
+    time (listed in MANIFEST) are removed first, and nothing else in the folder is touched.
+    """
+    _remove_earlier_report(directory)
     samples_dir = directory / "samples"
     samples_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
     thumbs: dict[int, str] = {}
     for sample in report.samples:
         shots = _copy_screenshots(sample, samples_dir / "img")
+        written += [samples_dir / src for src, _ in shots]
         if shots:
             thumbs[sample.sample_id] = f"samples/{shots[-1][0]}"
-        (samples_dir / f"{sample.sample_id}.html").write_text(
-            sample_page(report, sample, shots), encoding="utf-8")
+        page = samples_dir / f"{sample.sample_id}.html"
+        page.write_text(sample_page(report, sample, shots), encoding="utf-8")
+        written.append(page)
     index = directory / "index.html"
     index.write_text(index_page(report, thumbs), encoding="utf-8")
+    written.append(index)
+    (directory / MANIFEST).write_text(
+        "".join(f"{path.relative_to(directory).as_posix()}\n" for path in written), encoding="utf-8")
     return index
+
+
+def _remove_earlier_report(directory: Path) -> None:
+    manifest = directory / MANIFEST
+    if not manifest.is_file():
+        return
+    root = directory.resolve()
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        path = directory / line
+        # Only plain files inside the folder: an edited manifest cannot reach anything else.
+        if line and path.resolve().is_relative_to(root) and path.is_file() and not path.is_symlink():
+            path.unlink()
+    manifest.unlink()

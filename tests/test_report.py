@@ -172,3 +172,22 @@ def test_html_report_renders_in_chromium_without_console_errors_and_images_load(
         assert console_messages(rendered.stderr) == []
         count, broken = probe_images(page, tmp_path / f"probe-profile-{page.stem}")
         assert count > 0 and broken == [], broken
+
+
+def test_a_reused_report_folder_drops_the_earlier_runs_pages_and_keeps_the_users_files(tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(b"\x89PNG fake")
+    write_html(report_of(outcome(1, "fail", (UNDEFINED,)), outcome(2, "pass", screenshots=(str(shot),))),
+               tmp_path / "html")
+    assert (tmp_path / "html" / "samples" / "img" / "2-0.png").is_file()
+    (tmp_path / "html" / "notes.txt").write_text("mine")
+    (tmp_path / "html" / "samples" / "keep.html").write_text("mine too")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the report's")
+    with (tmp_path / "html" / ".gencheck-report").open("a") as manifest:
+        manifest.write("../outside.txt\n")  # an edited manifest must not reach out of the folder
+    write_html(report_of(outcome(3, "pass")), tmp_path / "html")
+    left = sorted(p.relative_to(tmp_path / "html").as_posix()
+                  for p in (tmp_path / "html").rglob("*") if p.is_file())
+    assert left == [".gencheck-report", "index.html", "notes.txt", "samples/3.html", "samples/keep.html"]
+    assert outside.read_text() == "not the report's"

@@ -72,7 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--markdown", type=Path, metavar="FILE",
                      help="append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
     out.add_argument("--report", type=Path, metavar="DIR",
-                     help="write the HTML report (index.html, per sample pages, screenshots)")
+                     help="write the HTML report (index.html, per sample pages, screenshots); in a "
+                     "folder used before, only the earlier report's own files are replaced")
     out.add_argument("--min-pass-rate", type=parse_rate, metavar="X",
                      help="gate: every configuration's pass rate must be at least X (0.75 or 75%%)")
     from pipeline.llama_flags import add_llama_help
