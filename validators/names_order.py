@@ -7,9 +7,11 @@ binding comes later in the module (NameError). The classic generated-code form:
     main()              # runs the game loop here...
     def helper(): ...   # ...so this def never ran when main() needs it
 
-It follows a top-level statement into the module functions it calls by name, transitively.
-Bodies of nested functions, lambdas and classes are not followed (they may run later), and a
-name any function binds through `global` is left alone (when that runs is unknown), so what is
+It follows a top-level statement into the module functions it calls by name, transitively
+(calling a class runs its own `__init__`). A `def` runs only its decorators and defaults when
+defined, a `class` its decorators, bases and body. Bodies of nested functions, lambdas and
+methods are not followed (they may run later), annotations neither (they may never run), and
+a name any function binds through `global` is left alone (when that runs is unknown), so what is
 reported is a read that certainly finds nothing bound whenever it runs during that statement.
 
 Inside a function, one order is certain too: a module name that only this function binds
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.codes import finding
@@ -57,16 +59,22 @@ def _module_order(module: ast.Module, binders: dict[str, set[ast.AST]]) -> list[
     """Top-level statements that run a read of a name the module binds only further down."""
     first_binding = _first_top_level_binding(module)
     bound_in_functions = {n for n, scopes in binders.items() if scopes - {module}}
-    functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    # What a call by plain name runs: a function's body, or the `__init__` of a class.
+    callables: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    labels: dict[str, str] = {}  # how a message names what the call ran
     for statement in module.body:
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
-            functions.setdefault(statement.name, []).append(statement)
-    bodies = {name: _function_body(defs) for name, defs in functions.items()}
+            callables.setdefault(statement.name, []).append(statement)
+            labels.setdefault(statement.name, f"{statement.name}()")
+        elif isinstance(statement, ast.ClassDef) and (init := _plain_init(statement)):
+            callables.setdefault(statement.name, []).append(init)
+            labels.setdefault(statement.name, f"{statement.name}.__init__()")
+    bodies = {name: _function_body(defs) for name, defs in callables.items()}
 
     findings: list[Finding] = []
     reported: set[tuple[str, int]] = set()
     for index, statement in enumerate(module.body):
-        if isinstance(statement, (*_SCOPES, ast.Import, ast.ImportFrom)):
+        if isinstance(statement, ast.Import | ast.ImportFrom):
             continue
         runs = _statement_body(statement)
         pending, visited = list(runs.calls), set()
@@ -88,7 +96,7 @@ def _module_order(module: ast.Module, binders: dict[str, set[ast.AST]]) -> list[
                 continue
             reported.add((name, line))
             binding_line = module.body[later].lineno
-            how = f"inside {via}(), " if via else ""
+            how = f"inside {labels[via]}, " if via else ""
             findings.append(
                 finding(
                     "names/used-before-binding",
@@ -246,13 +254,32 @@ def _function_body(defs: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> _Body:
     return body
 
 
+def _plain_init(cls: ast.ClassDef) -> ast.FunctionDef | None:
+    """The `__init__` that calling the class certainly runs: defined in the class itself, with
+    no `__new__` or metaclass that could return something else instead."""
+    if cls.keywords:
+        return None
+    methods = {s.name: s for s in cls.body if isinstance(s, ast.FunctionDef)}
+    return None if "__new__" in methods else methods.get("__init__")
+
+
 def _statement_body(statement: ast.stmt) -> _Body:
+    """What a top-level statement runs now. A `def` runs only its decorators and defaults; a
+    `class` runs its decorators, bases and body (names the body binds are its own)."""
     body = _Body()
-    _collect([statement], set(), body)
+    match statement:
+        case ast.FunctionDef(args=args) | ast.AsyncFunctionDef(args=args):
+            defaults = [d for d in args.defaults + args.kw_defaults if d is not None]
+            _collect([*statement.decorator_list, *defaults], set(), body)
+        case ast.ClassDef():
+            runs_now = [*statement.decorator_list, *statement.bases, *statement.body]
+            _collect(runs_now, set(_bound_names_in_body(statement.body)), body)
+        case _:
+            _collect([statement], set(), body)
     return body
 
 
-def _collect(statements: list[ast.stmt], local: set[str], body: _Body) -> None:
+def _collect(statements: Sequence[ast.AST], local: set[str], body: _Body) -> None:
     comprehension_vars = {
         name
         for node in _own_nodes(statements)
@@ -268,13 +295,17 @@ def _collect(statements: list[ast.stmt], local: set[str], body: _Body) -> None:
                 body.calls.add(node.func.id)
 
 
-def _own_nodes(statements: list[ast.stmt]) -> Iterator[ast.AST]:
-    """Nodes that run when these statements run: not inside nested functions, lambdas, classes."""
+def _own_nodes(statements: Sequence[ast.AST]) -> Iterator[ast.AST]:
+    """Nodes that run when these statements run: not inside nested functions, lambdas, classes,
+    nor annotations (under `from __future__ import annotations` they never run)."""
     stack: list[ast.AST] = list(statements)
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, _SCOPES):
+            continue
+        if isinstance(node, ast.AnnAssign):
+            stack += [n for n in (node.target, node.value) if n is not None]
             continue
         stack.extend(ast.iter_child_nodes(node))
 

@@ -60,6 +60,48 @@ CAUGHT = {
         """,
         ["names/undefined-name@4"],
     ),
+    "class_body_reads_a_constant_bound_after_the_class": (
+        """
+        class Bird:
+            color = WHITE
+
+        WHITE = (255, 255, 255)
+        """,
+        ["names/used-before-binding@2"],
+    ),
+    "default_argument_reads_a_constant_bound_after_the_def": (
+        """
+        def spawn(x=WIDTH):
+            return x
+
+        WIDTH = 400
+        """,
+        ["names/used-before-binding@1"],
+    ),
+    "decorator_defined_after_the_function_it_decorates": (
+        """
+        @timed
+        def update():
+            pass
+
+        def timed(f):
+            return f
+        """,
+        ["names/used-before-binding@1"],
+    ),
+    "instance_made_before_a_helper_its_init_calls_is_defined": (
+        """
+        class Game:
+            def __init__(self):
+                self.font = make_font()
+
+        game = Game()
+
+        def make_font():
+            return None
+        """,
+        ["names/used-before-binding@3"],
+    ),
 }
 
 # ------------------------------------------------------------ must NOT be flagged
@@ -132,6 +174,52 @@ CLEAN = {
                 best = max(best, score)
             except NameError:
                 best = score
+        """,
+    "annotation_naming_a_class_defined_later": """
+        from __future__ import annotations
+
+        cache: dict[str, Node] = {}
+
+        class Tree:
+            root: Node
+
+        class Node:
+            pass
+        """,
+    "method_body_reads_a_name_bound_after_the_class": """
+        class Bird:
+            def draw(self):
+                return WHITE
+
+        WHITE = (255, 255, 255)
+        """,
+    "class_body_reads_its_own_earlier_binding": """
+        class Pipe:
+            WIDTH = 60
+            HALF = WIDTH // 2
+        """,
+    "instance_made_after_the_helper_is_defined": """
+        class Game:
+            def __init__(self):
+                self.font = make_font()
+
+        def make_font():
+            return None
+
+        game = Game()
+        """,
+    "a_class_whose_new_returns_something_else_never_runs_its_init": """
+        class Game:
+            def __new__(cls):
+                return None
+
+            def __init__(self):
+                self.font = make_font()
+
+        game = Game()
+
+        def make_font():
+            return None
         """,
     "global_shadowing_a_builtin_falls_back_to_it": """
         def peak(values):
