@@ -158,3 +158,49 @@ def test_screenshots_dir_that_is_a_file_or_cannot_be_made_is_a_usage_error(tmp_p
         prepare_screenshots_dir(tmp_path / "file" / "sub")
     prepare_screenshots_dir(tmp_path / "new" / "dir")
     assert (tmp_path / "new" / "dir").is_dir()
+
+
+coord = st.sampled_from([0, 1, -1, 5, 40, 300, 600, 10**9, -10**9]) | st.integers(-50, 700)
+op_strategy = st.tuples(
+    st.sampled_from(["rect", "fill", "circle", "ellipse", "polygon", "text", "blit", "line", "zz"]),
+    st.none() | st.lists(st.integers(-5, 300), min_size=3, max_size=3),
+    st.lists(coord, min_size=4, max_size=4), st.integers(-3, 3),
+    st.none() | st.floats(-1e6, 1e6) | st.sampled_from(["3", "Score: 3", "Best: 9", ""])
+    | st.lists(st.lists(coord, min_size=2, max_size=2), max_size=4)).map(list)
+frame_strategy = st.fixed_dictionaries(
+    {"f": coord, "t": coord, "flip": st.integers(0, 1),
+     "in": st.lists(st.tuples(st.sampled_from(["down", "up", "quit"]),
+                              st.sampled_from(["space", "q", "escape", "zz"])).map(list), max_size=2)},
+    optional={"ops": st.lists(op_strategy, max_size=8), "same": st.just(1)})
+result_strategy = st.fixed_dictionaries(
+    {"outcome": st.sampled_from(["exit", "exception", "hang", "stopped"]), "frame": coord,
+     "flips": coord, "window": st.none() | st.lists(coord, min_size=2, max_size=2),
+     "exception": st.just({"type": "E", "message": "m", "line": 3}), "hang_s": st.just(2.0)})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.lists(frame_strategy, max_size=40), result_strategy),
+                min_size=1, max_size=7))
+def test_whatever_the_readers_accept_the_checks_judge_without_crashing(tmp_path_factory, runs):
+    """The readers are the only gate between the game's files and the checks: anything they
+    let through must be judged (findings or none), never a traceback."""
+    from validators.play_checks import check_play
+    from validators.requirements import check_requirements
+    from validators.sandbox import SandboxResult
+    from validators.scenarios import load_scenarios
+    from validators.smoke import ScenarioRun, SmokeReport, classify
+
+    settings_, scenarios = load_scenarios("flappy_bird")
+    root = tmp_path_factory.mktemp("box")
+    played = []
+    for scenario, (frames, result) in zip(scenarios, runs, strict=False):
+        (root / "frames.jsonl").write_text("".join(json.dumps(f) + "\n" for f in frames))
+        (root / "result.json").write_text(json.dumps(result))
+        box = SandboxResult("basic", 0, None, False, 0.1, "", "", 0)
+        played.append(ScenarioRun(scenario, read_result(root, root), box,
+                                  read_frames(root / "frames.jsonl", root, 1 << 20), []))
+    findings = [f for run in played for f in classify(run, settings_)]
+    report = SmokeReport(findings, [], "basic", {r.scenario.name: r.summary() for r in played},
+                         {r.scenario.name: r for r in played})
+    check_requirements("x = 1\n", report, settings_)
+    check_play("x = 1\n", report)
