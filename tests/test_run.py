@@ -267,3 +267,16 @@ def test_a_corrupt_store_is_one_line_and_exit_two(tmp_path: Path, capsys: pytest
                              "answer_flappy_shapes.txt"), "--no-smoke", "--store", str(store))
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and "file is not a database" in err
+
+
+@pytest.mark.parametrize("outputs", [["--report", "a-file"], ["--junit", "."], ["--markdown", "a-file/x.md"]],
+                         ids=["report-is-a-file", "junit-is-a-folder", "markdown-under-a-file"])
+def test_an_output_that_cannot_be_written_is_refused_before_the_run(
+        outputs: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("mine")
+    code, out, err = run_cli(capsys, "--engine", "replay", "--model", str(REPO / "fixtures" / "corpus" /
+                             "answer_flappy_shapes.txt"), "--no-smoke", "--store", "s.db", *outputs)
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert not (tmp_path / "s.db").exists(), "the run started before the outputs were checked"

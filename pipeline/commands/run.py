@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
     if args.engine == "replay" and not args.model:
         raise UsageError("--engine replay needs --model TRANSCRIPT (a recorded transcript file)")
+    check_outputs(args)  # before the run: a long run must not end on a report it cannot write
     prompt = load_prompt(args.prompt or DEFAULT_PROMPT)
     configs = [configuration(name) for name in args.preset or ()]
     notes: list[str] = []
@@ -173,12 +174,31 @@ def run(args: argparse.Namespace) -> int:
         print(reports.to_json_text(result))
     else:
         reports.print_table(result, sys.stdout)
-    if args.junit:
-        reports.write_junit(result, args.junit)
-    if args.markdown:
-        with args.markdown.open("a", encoding="utf-8") as handle:  # a step summary is appended to
-            handle.write(reports.to_markdown(result))
-    if args.report:
-        index = write_html(result, args.report)
-        print(f"HTML report: {index}", file=sys.stderr)
+    try:
+        if args.junit:
+            reports.write_junit(result, args.junit)
+        if args.markdown:
+            with args.markdown.open("a", encoding="utf-8") as handle:  # a step summary is appended to
+                handle.write(reports.to_markdown(result))
+        if args.report:
+            index = write_html(result, args.report)
+            print(f"HTML report: {index}", file=sys.stderr)
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or 'a report'}: {exc.strerror or exc}; "
+                         f"the run itself is kept in the store as run {result.run_id}") from None
     return 0 if result.gates_hold else 1
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """--junit and --markdown name files, --report a folder; each in a folder it can be made in."""
+    for flag, path, wants_folder in (("--junit", args.junit, False), ("--markdown", args.markdown, False),
+                                     ("--report", args.report, True)):
+        if path is None:
+            continue
+        if path.is_dir() and not wants_folder:
+            raise UsageError(f"{flag} {path} is a folder; give a file")
+        if path.exists() and not path.is_dir() and wants_folder:
+            raise UsageError(f"{flag} {path} is a file; give a folder")
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise UsageError(f"{flag} {path}: {blocker} is a file, not a folder")
