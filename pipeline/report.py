@@ -6,6 +6,7 @@ The HTML report lives in report_html.py. Every form reads the same `RunReport`.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import IO
@@ -77,6 +78,16 @@ def to_json_text(report: RunReport) -> str:
 
 # -- JUnit ------------------------------------------------------------------------------------
 
+# Characters XML 1.0 cannot hold at all (control characters, lone surrogates): ElementTree writes
+# them as they are and every JUnit reader then rejects the whole file.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` with every character XML cannot hold written as a visible escape (\\x1b)."""
+    return NOT_XML.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode(), text)
+
+
 def to_junit(report: RunReport) -> ET.ElementTree:
     """One <testsuite> per configuration, one <testcase> per sample; the failure message is the
     sample's first error finding and the body lists every finding."""
@@ -84,25 +95,25 @@ def to_junit(report: RunReport) -> ET.ElementTree:
     for config in report.configs:
         samples = report.samples_of(config.name)
         suite = ET.SubElement(
-            suites, "testsuite", name=config.name, tests=str(len(samples)),
+            suites, "testsuite", name=xml_safe(config.name), tests=str(len(samples)),
             failures=str(sum(s.verdict == "fail" for s in samples)),
             skipped=str(sum(s.verdict == PENDING for s in samples)),
             time=f"{sum(s.seconds or 0.0 for s in samples):.3f}")
         for s in samples:
-            case = ET.SubElement(suite, "testcase", classname=f"gencheck.{config.name}",
+            case = ET.SubElement(suite, "testcase", classname=xml_safe(f"gencheck.{config.name}"),
                                  name=f"seed {s.seed}", time=f"{s.seconds or 0.0:.3f}")
             if s.verdict == PENDING:
                 ET.SubElement(case, "skipped", message="not validated: the run stopped before it")
             elif s.verdict == "fail":
                 first = s.first_error
                 message = finding_line(first) if first else "failed"
-                failure = ET.SubElement(case, "failure", message=message,
+                failure = ET.SubElement(case, "failure", message=xml_safe(message),
                                         type=f"{first.check}/{first.code}" if first else "fail")
-                failure.text = "\n".join(finding_line(f) for f in s.findings)
+                failure.text = xml_safe("\n".join(finding_line(f) for f in s.findings))
             props = ET.SubElement(case, "properties")
             for key, value in (("model", s.model), ("tokens", s.tokens),
                                ("finish_reason", s.finish_reason), ("reused", s.reused)):
-                ET.SubElement(props, "property", name=key, value=str(value))
+                ET.SubElement(props, "property", name=key, value=xml_safe(str(value)))
     ET.indent(suites)
     return ET.ElementTree(suites)
 

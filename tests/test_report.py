@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,18 @@ def test_junit_failure_message_is_the_first_error_and_body_lists_all() -> None:
     assert cases[2].find("skipped") is not None
     suite = root.find("testsuite")
     assert suite is not None and (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+
+
+def test_junit_stays_well_formed_when_model_output_holds_control_characters(tmp_path: Path) -> None:
+    from pipeline.report import write_junit
+
+    raw = finding("names/undefined-name", "name \x1b[31mpipes\x00 and a lone \ud800 surrogate", 3)
+    write_junit(report_of(outcome(1, "fail", (raw,), config="cfg\x01", model="m\x7f.gguf")),
+                tmp_path / "junit.xml")
+    failure = ET.parse(tmp_path / "junit.xml").getroot().find(".//failure")
+    assert failure is not None
+    assert failure.get("message") == ("names/undefined-name (line 3): name \\x1b[31mpipes\\x00 and a "
+                                      "lone \\ud800 surrogate")
 
 
 def test_pending_samples_are_counted_apart_from_the_pass_rate() -> None:
