@@ -20,9 +20,10 @@ from typing import Any, TextIO
 
 from pipeline.cache_dir import default_cache_dir
 from pipeline.engines.base import Engine, GenerationRequest, Piece
+from pipeline.errors import UsageError
 from pipeline.loop_guard import GuardedStream, LoopGuardSettings
 from pipeline.samplers import LLAMA_DEFAULT_SEED, SamplerChain
-from pipeline.transcript import FINISH_INTERRUPTED, Transcript
+from pipeline.transcript import FINISH_ERROR, FINISH_INTERRUPTED, Transcript
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 PROGRESS_INTERVAL_S = 0.25
@@ -38,6 +39,16 @@ class GenerationInterrupted(KeyboardInterrupt):
 
     def __init__(self, transcript: Transcript) -> None:
         super().__init__()
+        self.transcript = transcript
+
+
+class GenerationFailed(UsageError):
+    """The engine failed after its first token (a server that went away, a decode error),
+    carrying the transcript of what came before (finish reason `error`). A UsageError still:
+    one line, exit 2."""
+
+    def __init__(self, message: str, transcript: Transcript) -> None:
+        super().__init__(message)
         self.transcript = transcript
 
 
@@ -167,7 +178,8 @@ def generate(
     `on_piece` sees every piece as it arrives (e.g. to echo raw bytes).
     `model_path` defaults to the engine's `model_path`; its sha256 is recorded when it is a file.
     `extra` goes into the transcript's `extra`, beside the token limit and the engine's settings.
-    Ctrl-C raises GenerationInterrupted with the partial transcript (finish reason `interrupted`).
+    Ctrl-C raises GenerationInterrupted with the partial transcript (finish reason `interrupted`),
+    an engine failure GenerationFailed (finish reason `error`).
     """
     chain = concrete_seed(chain)
     guard_settings = loop_guard or LoopGuardSettings()
@@ -177,7 +189,8 @@ def generate(
     first_piece_at: float | None = None  # prompt decoding plus the first token
     stream = GuardedStream(engine.stream(request), guard_settings)
     parts: list[str] = []
-    interrupted = False
+    stopped_by: str | None = None  # interrupted or error: the run did not end on its own
+    failure: UsageError | None = None
     try:
         for piece in stream:
             if first_piece_at is None:
@@ -186,12 +199,16 @@ def generate(
             if on_piece is not None:
                 on_piece(piece)
             line.update(piece, stream.n_generated_tokens)
-    except KeyboardInterrupt:
-        interrupted = True  # what came before Ctrl-C is still a transcript: build it, then raise
+    except KeyboardInterrupt:  # what came before is still a transcript: build it, then raise
+        stopped_by = FINISH_INTERRUPTED
+    except UsageError as error:  # the engine's one-line failures (EngineError, ServerError)
+        if stream.n_generated_tokens == 0:
+            raise  # before the first token (prompt too long, server unreachable): nothing to keep
+        stopped_by, failure = FINISH_ERROR, error
     finally:
         stream.close()
     seconds = time.perf_counter() - started
-    finish_reason = FINISH_INTERRUPTED if interrupted else stream.finish_reason or "unknown"
+    finish_reason = stopped_by or stream.finish_reason or "unknown"
     line.finish(stream.n_generated_tokens, finish_reason)
     path = model_path if model_path is not None else getattr(engine, "model_path", None)
     sha = file_sha256(path) if path is not None and Path(path).is_file() else None
@@ -215,7 +232,9 @@ def generate(
         extra={"n_predict": n_predict, "seconds_to_first_token": _rounded(first_piece_at),
                **_engine_settings(engine), **(extra or {})},
     )
-    if interrupted:
+    if failure is not None:
+        raise GenerationFailed(str(failure), transcript) from failure
+    if stopped_by == FINISH_INTERRUPTED:
         raise GenerationInterrupted(transcript)
     return transcript
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 FINISH_INTERRUPTED = "interrupted"  # stopped by Ctrl-C: the text is what came before it
-FINISH_REASONS = ("eos", "length", "loop", FINISH_INTERRUPTED, "error", "unknown")
+FINISH_ERROR = "error"  # the engine failed mid-run: the text is what came before it
+FINISH_REASONS = ("eos", "length", "loop", FINISH_INTERRUPTED, FINISH_ERROR, "unknown")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -34,33 +35,43 @@ def llama_tool(name: str) -> Path:
     return path
 
 
-@contextmanager
-def running_llama_server(model: Path, log_path: Path, *, n_ctx: int) -> Iterator[str]:
-    """Start llama-server on `model` (one slot, one thread), yield its URL once /health says 200,
-    stop it after. Its output goes to `log_path`, named when it does not come up."""
-    tool = llama_tool("llama-server")
+def start_llama_server(model: Path, log: BinaryIO, *, n_ctx: int) -> tuple[subprocess.Popen[bytes], str]:
+    """llama-server on `model` (one slot, one thread) and its URL, once /health says 200.
+    Its output goes to `log`; the caller stops the process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(llama_tool("llama-server")), "-m", str(model), "--host", "127.0.0.1",
+         "--port", str(port), "-c", str(n_ctx), "-np", "1", "-t", "1", "--no-webui"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not _healthy(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"llama-server did not come up within {STARTUP_TIMEOUT_S} s "
+                        f"(exit {process.poll()}); see {log.name}")
+        time.sleep(0.2)
+    return process, url
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def running_llama_server(model: Path, log_path: Path, *, n_ctx: int) -> Iterator[str]:
+    """A started llama-server's URL for the `with` block; its output goes to `log_path`."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(tool), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
-             "-c", str(n_ctx), "-np", "1", "-t", "1", "--no-webui"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process, url = start_llama_server(model, log, n_ctx=n_ctx)
         try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"llama-server did not come up within {STARTUP_TIMEOUT_S} s "
-                                f"(exit {process.poll()}); see {log_path}")
-                time.sleep(0.2)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def _healthy(url: str) -> bool:

@@ -165,3 +165,31 @@ def test_the_loop_guard_stops_a_server_stream_and_the_server_serves_on(server_ur
     assert looped.loop_guard["stop_token"] == looped.n_generated_tokens
     after = server.complete(GenerationRequest(PROMPT, greedy, 20))  # the slot was released
     assert after["tokens_predicted"] <= 20 and after["content"]
+
+
+def test_a_server_that_dies_mid_run_leaves_the_text_so_far_marked_error(tiny_model: Path,
+                                                                       tmp_path: Path, capsys) -> None:
+    import threading
+
+    from tests.native_tools import start_llama_server, stop
+
+    out = tmp_path / "out.txt"
+    with (tmp_path / "server.log").open("wb") as log:
+        process, url = start_llama_server(tiny_model, log, n_ctx=32768)
+        try:
+            with EmbeddedEngine(tiny_model, n_ctx=256, n_threads=1) as engine:
+                ends = [t for t in range(engine.n_vocab) if engine.is_end_of_generation(t)]
+            # 32K tokens take the server seconds; it is killed one second in.
+            threading.Timer(1.0, process.kill).start()
+            code = main(["generate", "--engine", "server", "--server-url", url, "--raw",
+                         "--no-loop-guard", "-p", "def f", "-n", "-1", "--output", str(out),
+                         *[arg for token in ends for arg in ("-l", f"{token}-inf")]])
+        finally:
+            stop(process)
+    assert code == 2
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert err_lines[-1] == "gencheck generate: error: llama-server closed the stream before its final event"
+    assert err_lines[-2].startswith("finish: error after ")
+    meta = json.loads((tmp_path / "out.txt.json").read_text(encoding="utf-8"))
+    assert meta["finish_reason"] == "error" and 0 < meta["n_generated_tokens"] < 32000
+    assert len(out.read_bytes()) > 0
