@@ -75,3 +75,21 @@ def test_usage_errors_exit_two(store: Path, argv: list[str], capsys: pytest.Capt
 
 def test_missing_store_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert compare(capsys, tmp_path / "none.db", "a", "b")[0] == 2
+
+
+def test_an_unknown_run_is_named_in_the_error(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = compare(capsys, store, "--runs", "1", "99")
+    assert code == 2 and "no run 99 in the store (runs 1 to 2" in err
+
+
+def test_an_empty_store_lists_no_runs_and_compares_nothing(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.store import Store
+
+    Store(tmp_path / "empty.db").close()
+    code, out, _ = compare(capsys, tmp_path / "empty.db", "--list")
+    assert code == 0 and "no runs" in out
+    assert json.loads(compare(capsys, tmp_path / "empty.db", "--list", "--json")[1]) == {"runs": []}
+    for argv in (["--last"], ["a", "b"], ["--runs", "1", "2"]):
+        code, out, err = compare(capsys, tmp_path / "empty.db", *argv)
+        assert (code, out) == (2, "") and err.count("\n") == 1, argv

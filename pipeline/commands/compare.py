@@ -74,6 +74,8 @@ def list_store(store: Store, as_json: bool) -> int:
              "configs": store.config_names(r["id"])} for r in store.runs()]
     if as_json:
         print(json.dumps({"runs": runs}, indent=2))
+    elif not runs:
+        print(f"no runs in {store.path} yet: gencheck run writes them")
     else:
         for r in runs:
             print(f"run {r['id']:>4}  {r['started_at']}  {r['status']:8}  {', '.join(r['configs'])}")
@@ -82,13 +84,18 @@ def list_store(store: Store, as_json: bool) -> int:
 
 def pairs_to_compare(store: Store, args: argparse.Namespace) -> list[Pair]:
     """[(label A, summary A, label B, summary B)] from the store."""
+    from functools import cache
+
     from pipeline.outcomes import build_report
 
+    @cache
+    def summaries(run_id: int) -> dict[str, ConfigSummary]:
+        return {c.name: c for c in build_report(store, run_id).configs}
+
     def summary_of(run_id: int, name: str) -> ConfigSummary:
-        found = [c for c in build_report(store, run_id).configs if c.name == name]
-        if not found:
+        if name not in summaries(run_id):
             raise UsageError(f"run {run_id} has no configuration {name!r}")
-        return found[0]
+        return summaries(run_id)[name]
 
     if args.configs:
         pairs = []
@@ -110,6 +117,11 @@ def pairs_to_compare(store: Store, args: argparse.Namespace) -> list[Pair]:
         run_a, run_b = previous, latest
     else:
         run_a, run_b = args.runs
+        known = [r["id"] for r in store.runs()]
+        for run_id in (run_a, run_b):
+            if run_id not in known:
+                have = f"runs {known[0]} to {known[-1]}" if known else "no runs yet"
+                raise UsageError(f"no run {run_id} in the store ({have}; see gencheck compare --list)")
     shared = [n for n in store.config_names(run_b) if n in set(store.config_names(run_a))]
     if not shared:
         raise UsageError(f"runs {run_a} and {run_b} share no configuration")
