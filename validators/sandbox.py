@@ -48,13 +48,21 @@ LAYER_CLAIMS: Mapping[str, frozenset[str]] = {
     "bwrap": frozenset({"no-network", "no-write-outside", "no-parent-env", "no-kill-outside",
                         "pid-namespace", "read-only-root"}),
 }
-# The most each tier can claim, where every layer it may use is present.
-TIER_CLAIMS: Mapping[str, frozenset[str]] = {
-    "basic": LAYER_CLAIMS["rlimits"],
-    "seccomp": LAYER_CLAIMS["rlimits"] | LAYER_CLAIMS["seccomp"],
-    "landlock": LAYER_CLAIMS["rlimits"] | LAYER_CLAIMS["seccomp"] | LAYER_CLAIMS["landlock"],
-    "bwrap": frozenset().union(*LAYER_CLAIMS.values()),
+# The layers each tier applies; bwrap adds the two after it only where they work (layers()).
+TIER_LAYERS: Mapping[str, tuple[str, ...]] = {
+    "basic": ("rlimits",),
+    "seccomp": ("rlimits", "seccomp"),
+    "landlock": ("rlimits", "seccomp", "landlock"),
+    "bwrap": ("rlimits", "bwrap", "seccomp", "landlock"),
 }
+
+
+def _claims_of(applied: Sequence[str]) -> frozenset[str]:
+    return frozenset().union(*(LAYER_CLAIMS[layer] for layer in applied))
+
+
+# The most each tier can claim, where every layer it may use is present.
+TIER_CLAIMS: Mapping[str, frozenset[str]] = {t: _claims_of(ls) for t, ls in TIER_LAYERS.items()}
 
 SUPERVISOR = Path(__file__).with_name("sandbox_init.py")
 MARKER_VAR = "GENCHECK_SANDBOX_RUN"
@@ -117,20 +125,16 @@ class SandboxResult:
 
 def layers(tier: str) -> tuple[str, ...]:
     """The confinement a tier applies here: bwrap adds seccomp and Landlock when they work."""
-    if tier == "basic":
-        return ("rlimits",)
-    if tier == "seccomp":
-        return ("rlimits", "seccomp")
-    if tier == "landlock":
-        return ("rlimits", "seccomp", "landlock")
-    return ("rlimits", "bwrap") + (("seccomp",) if seccomp_works() else ()) + (
-        ("landlock",) if landlock_works() else ())
+    if tier != "bwrap":
+        return TIER_LAYERS[tier]
+    works = {"seccomp": seccomp_works(), "landlock": landlock_works()}
+    return tuple(layer for layer in TIER_LAYERS[tier] if works.get(layer, True))
 
 
 def claims(tier: str) -> frozenset[str]:
     """What a tier guarantees on this machine. Landlock scopes signals only from ABI 6 on, so
     with an older kernel the landlock tier does not promise that no signal leaves the sandbox."""
-    promised: frozenset[str] = frozenset().union(*(LAYER_CLAIMS[layer] for layer in layers(tier)))
+    promised = _claims_of(layers(tier))
     if tier == "landlock":
         from validators.sandbox_init import SCOPED_SIGNALS_ABI, landlock_abi
 
