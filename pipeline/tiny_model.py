@@ -246,6 +246,20 @@ def tokenize_with_llama_cpp(model_path: Path, text: str) -> list[int]:
         llama_cpp.llama_model_free(model)
 
 
+def check_tiny_model_options(out: Path, *, merges: int = DEFAULT_MERGES, pad_token: str = PAD_TOKEN,
+                             sampling: Mapping[str, object] | None = None) -> None:
+    """Refuse in one line what make_tiny_model cannot build; make `out`'s folder."""
+    if merges < 0:
+        raise UsageError("--merges must be 0 or more")
+    if pad_token not in SPECIAL_TOKENS:
+        raise UsageError(f"pad token {pad_token!r} must be one of {', '.join(SPECIAL_TOKENS)}")
+    unknown = sorted(set(sampling or {}) - set(SAMPLING_KEY_TYPES))
+    if unknown:
+        raise UsageError(f"unknown sampling key(s) {', '.join(unknown)}; "
+                         f"valid: {', '.join(SAMPLING_KEY_TYPES)}")
+    prepare_output_file(out, str(out))
+
+
 def make_tiny_model(out: Path, *, corpus: str | None = None, merges: int = DEFAULT_MERGES,
                     template_adds_think: bool = False,
                     sampling: Mapping[str, object] | None = None,
@@ -255,19 +269,11 @@ def make_tiny_model(out: Path, *, corpus: str | None = None, merges: int = DEFAU
     `pad_token` other than `<|vision_pad|>` (say `<|endoftext|>`, as some uploads have it)
     makes a model whose pad is also an end token, for testing `gencheck inspect`.
     """
-    if merges < 0:
-        raise UsageError("--merges must be 0 or more")
-    if pad_token not in SPECIAL_TOKENS:
-        raise UsageError(f"pad token {pad_token!r} must be one of {', '.join(SPECIAL_TOKENS)}")
-    unknown = sorted(set(sampling or {}) - set(SAMPLING_KEY_TYPES))
-    if unknown:
-        raise UsageError(f"unknown sampling key(s) {', '.join(unknown)}; "
-                         f"valid: {', '.join(SAMPLING_KEY_TYPES)}")
+    out = Path(out)
+    check_tiny_model_options(out, merges=merges, pad_token=pad_token, sampling=sampling)
     text = corpus if corpus is not None else bundled_corpus()
     vocab = build_vocabulary(text, merges)
     template = CHAT_TEMPLATE_WITH_THINK if template_adds_think else CHAT_TEMPLATE
-    out = Path(out)
-    prepare_output_file(out, str(out))
     handle, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(handle)
     temp = Path(temp_name)

@@ -51,7 +51,9 @@ def parse_sampling(items: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from pipeline.tiny_model import (
         DEFAULT_MERGES,
+        PAD_TOKEN,
         SAMPLING_KEY_TYPES,
+        check_tiny_model_options,
         make_tiny_model,
         read_corpus,
     )
@@ -67,13 +69,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix != ".gguf":
         raise UsageError(f"{args.out}: the output file name must end in .gguf")
     corpus = read_corpus(args.corpus) if args.corpus else None
+    options = {"merges": DEFAULT_MERGES if args.merges is None else args.merges,
+               "pad_token": args.pad_token or PAD_TOKEN, "sampling": sampling}
+    check_tiny_model_options(args.out, **options)  # a mistake is one line, before "building"
     print(f"make-test-model: building {args.out} ...", file=sys.stderr)
-    info = make_tiny_model(
-        args.out, corpus=corpus,
-        merges=DEFAULT_MERGES if args.merges is None else args.merges,
-        template_adds_think=args.template_adds_think, sampling=sampling,
-        **({"pad_token": args.pad_token} if args.pad_token else {}),
-    )
+    info = make_tiny_model(args.out, corpus=corpus, template_adds_think=args.template_adds_think,
+                           **options)
     print(f"{info.path}: qwen2, {info.n_vocab} tokens ({info.merges} merges), "
           f"n_embd {info.n_embd}, bigrams of {info.corpus_tokens} corpus tokens")
     return 0
