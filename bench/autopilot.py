@@ -29,6 +29,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, not {args.seeds}")
     games = sorted((REPO / "fixtures" / "play").glob("healthy_*.py"))
     games += [REPO / "fixtures" / "games" / f"{name}.py" for name in OTHER_HEALTHY]
     reached, frames = 0, []

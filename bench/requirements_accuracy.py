@@ -38,6 +38,9 @@ def main() -> int:
                         help="a folder with games and expected.toml (repeatable; default: fixtures/play and fixtures/games)")
     args = parser.parse_args()
     corpora = args.corpus or list(DEFAULT_CORPORA)
+    for folder in corpora:
+        if not (folder / "expected.toml").is_file():
+            parser.error(f"--corpus {folder}: no expected.toml of labelled games there")
     labelled: dict[str, Counter[str]] = {}
     found: dict[str, Counter[str]] = {}
     walls: list[float] = []

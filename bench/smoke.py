@@ -21,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pipeline.errors import UsageError  # noqa: E402
 from validators.sandbox import available_tiers  # noqa: E402
 from validators.smoke import SmokeOptions, run_smoke  # noqa: E402
 
@@ -53,10 +54,17 @@ def main() -> int:
     parser.add_argument("--only", default=None,
                         help="comma-separated scenario names (default: all the prompt declares)")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, not {args.runs}")
+    if not args.game.is_file():
+        parser.error(f"--game {args.game}: no such file")
     code = args.game.read_text(encoding="utf-8")
     only = tuple(args.only.split(",")) if args.only else None
     options = SmokeOptions(sandbox_tier=args.tier, parallel=args.parallel, only=only)
-    run_smoke(code, options)  # warm the page cache and the tier probe
+    try:
+        run_smoke(code, options)  # warm the page cache and the tier probe
+    except UsageError as exc:  # an unknown --tier or --only
+        parser.error(str(exc))
     walls, play_s, report = [], 0.0, None
     for i in range(args.runs):
         started = time.perf_counter()

@@ -97,6 +97,10 @@ def run_smoke(code: str, options: SmokeOptions | None = None) -> SmokeReport:
     options = options or SmokeOptions()
     settings, scenarios = load_scenarios(options.prompt)
     if options.only:
+        unknown = sorted(set(options.only) - {s.name for s in scenarios})
+        if unknown:
+            raise UsageError(f"no scenario named {', '.join(unknown)} in prompt {options.prompt!r} "
+                             f"(it declares {', '.join(s.name for s in scenarios)})")
         scenarios = [s for s in scenarios if s.name in options.only]
     tier = choose_tier(options.sandbox_tier, options.min_sandbox)
     if options.screenshots_dir is not None:

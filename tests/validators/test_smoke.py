@@ -365,3 +365,10 @@ def test_harness_and_supervisor_import_only_the_standard_library_and_pygame():
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 for name in names:
                     assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
+
+
+def test_asking_for_a_scenario_the_prompt_does_not_declare_is_a_usage_error():
+    from validators.smoke import SmokeOptions, run_smoke
+
+    with pytest.raises(UsageError, match="no scenario named nope"):
+        run_smoke("pass\n", SmokeOptions(only=("idle", "nope")))
