@@ -51,13 +51,17 @@ def check_binding_order(code: str) -> list[Finding]:
         return []  # compile reports it
     if _binds_dynamically(module):
         return []
-    binders = _module_binders(module)
-    return _module_order(module, binders) + _global_read_before_binding(module, binders)
-
-
-def _module_order(module: ast.Module, binders: dict[str, set[ast.AST]]) -> list[Finding]:
-    """Top-level statements that run a read of a name the module binds only further down."""
     first_binding = _first_top_level_binding(module)
+    binders = _module_binders(module, first_binding)
+    return _module_order(module, first_binding, binders) + _global_read_before_binding(
+        module, binders
+    )
+
+
+def _module_order(
+    module: ast.Module, first_binding: dict[str, int], binders: dict[str, set[ast.AST]]
+) -> list[Finding]:
+    """Top-level statements that run a read of a name the module binds only further down."""
     bound_in_functions = {n for n, scopes in binders.items() if scopes - {module}}
     # What a call by plain name runs: a function's body, or the `__init__` of a class.
     callables: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
@@ -130,15 +134,14 @@ def _first_top_level_binding(module: ast.Module) -> dict[str, int]:
     return first
 
 
-def _module_binders(module: ast.Module) -> dict[str, set[ast.AST]]:
+def _module_binders(module: ast.Module, first_binding: dict[str, int]) -> dict[str, set[ast.AST]]:
     """name -> the scopes whose statements bind it as a module name: the module itself, and
     each function or class body that declares it `global` and binds it."""
-    binders: dict[str, set[ast.AST]] = {}
-    for name in _bound_names_in_body(module.body):
-        binders.setdefault(name, set()).add(module)
+    binders: dict[str, set[ast.AST]] = {name: {module} for name in first_binding}
     for node in ast.walk(module):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            for name in _declared(node, ast.Global) & set(_bound_names_in_body(node.body)):
+            declared = _declared(node, ast.Global)
+            for name in declared and declared & set(_bound_names_in_body(node.body)):
                 binders.setdefault(name, set()).add(node)
     return binders
 
