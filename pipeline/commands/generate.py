@@ -238,14 +238,11 @@ def _generate(args: argparse.Namespace, flags: LlamaArgs, engine: Engine, prompt
                               loop_guard=LoopGuardSettings(enabled=not args.no_loop_guard),
                               model_path=flags.model,
                               extra={"raw": args.raw, "llama_args": list(args.extra_args or [])})
-    except GenerationInterrupted as stop:
-        # Ctrl-C (or SIGTERM, which the CLI raises as one): a user who stops a long run still
-        # wants what it generated, marked as such; the CLI then exits as for any interrupt.
-        _deliver(args, stop.transcript, generated, echo is not None)
-        raise
-    except GenerationFailed as failed:
-        # The engine failed mid-run (a server that went away): keep what it had generated.
-        _deliver(args, failed.transcript, generated, echo is not None)
+    except (GenerationInterrupted, GenerationFailed) as stopped:
+        # Ctrl-C (or SIGTERM, which the CLI raises as one), or an engine that failed mid-run:
+        # a user who loses a long run still wants what it generated, marked as such. The CLI
+        # then reports the interrupt or the error and exits as it always does.
+        _deliver(args, stopped.transcript, generated, echo is not None)
         raise
     _deliver(args, transcript, generated, echo is not None)
     return 0
