@@ -34,17 +34,35 @@ def available() -> list[str]:
 def load_prompt(name_or_path: str = DEFAULT_PROMPT) -> Prompt:
     """A prompt by name (`flappy_bird`) or by path to a TOML file of the same shape."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" and path.is_file():
-        source = path.read_text(encoding="utf-8")
+    if path.suffix == ".toml" and path.exists():
+        source = _read(path, name_or_path)
     else:
         entry = resources.files(__name__) / f"{name_or_path}.toml"
-        if not entry.is_file():
+        if "/" in name_or_path or not entry.is_file():
             raise UsageError(f"unknown prompt {name_or_path!r}; choose one of {', '.join(available())} "
                              "or give a path to a .toml prompt file")
         source = entry.read_text(encoding="utf-8")
     try:
         data = tomllib.loads(source)
-        return Prompt(name=data["name"], text=data["text"], chat=data["chat"],
-                      description=data.get("description", ""), raw=data)
-    except (tomllib.TOMLDecodeError, KeyError) as exc:
+        prompt = Prompt(name=data["name"], text=data["text"], chat=data["chat"],
+                        description=data.get("description", ""), raw=data)
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"prompt file {name_or_path}: {exc}") from None
+    except KeyError as exc:
+        raise UsageError(f"prompt file {name_or_path}: no {exc.args[0]} = ... key") from None
+    for key in ("name", "text", "chat", "description"):
+        if not isinstance(getattr(prompt, key), str):
+            raise UsageError(f"prompt file {name_or_path}: {key} must be a string")
+    if "{prompt}" not in prompt.chat:
+        # without the placeholder the prompt's text would silently never reach the model
+        raise UsageError(f"prompt file {name_or_path}: chat must contain {{prompt}}, where the "
+                         "text goes")
+    return prompt
+
+
+def _read(path: Path, shown: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise UsageError(f"prompt file {shown}: cannot be read ({reason})") from None
