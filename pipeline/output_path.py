@@ -18,6 +18,8 @@ def prepare_output_file(path: Path, what: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise UsageError(f"{what}: a file stands where its folder should be") from None
+        blocker = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()),
+                       path.parent)
+        raise UsageError(f"{what}: {blocker} is a file, not a folder") from None
     except OSError as error:  # no permission, a read-only file system, ...
         raise UsageError(f"{what}: cannot create its folder ({error.strerror or error})") from None

@@ -265,8 +265,8 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_generating(
         assert main(["generate", "--model", str(tiny_model), "-n", "5", "--output", str(output)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == [f"gencheck generate: error: --output {tmp_path} is a folder; give a file name",
-                     f"gencheck generate: error: --output {a_file / 'out.txt'}: a file stands where "
-                     "its folder should be"]
+                     f"gencheck generate: error: --output {a_file / 'out.txt'}: {a_file} is a file, "
+                     "not a folder"]
 
 
 def test_a_closed_stdout_without_output_is_refused(tiny_model: Path, monkeypatch, capsys) -> None:

@@ -224,5 +224,5 @@ def test_make_test_model_refuses_a_folder_or_a_path_under_a_file(tmp_path, capsy
     assert gencheck(["make-test-model", "a.txt/x.gguf"]) == 2
     assert gencheck(["make-test-model", "dir.gguf"]) == 2
     errors = capsys.readouterr().err.splitlines()
-    assert errors == ["gencheck make-test-model: error: a.txt/x.gguf: a file stands where its folder "
-                      "should be", "gencheck make-test-model: error: dir.gguf is a folder; give a file name"]
+    assert errors == ["gencheck make-test-model: error: a.txt/x.gguf: a.txt is a file, not a folder",
+                      "gencheck make-test-model: error: dir.gguf is a folder; give a file name"]
