@@ -156,20 +156,29 @@ class GateRunner:
 
     def run(self, config: Any, *, seeds: int | None = None, prompt: str | None = None,
             smoke: bool = True, n_predict: int | None = None) -> ConfigResult:
-        """Generate and validate `config` (a preset name or a SamplerChain) over the seeds."""
+        """Generate and validate `config` (a preset name or a SamplerChain) over the seeds.
+
+        A mistake in the gate's settings (no such model file, an unknown engine or preset)
+        fails the test with gencheck's one-line message, not a traceback into gencheck.
+        """
+        from pipeline.errors import UsageError
         from pipeline.run import run_gate_config
 
-        return run_gate_config(
-            model=self.model_path,
-            config=config,
-            seeds=seeds or self.settings.seeds,
-            engine=self.settings.engine,
-            store_path=Path(self.settings.store) if self.settings.store else None,
-            prompt=prompt,
-            smoke=smoke,
-            n_predict=n_predict,
-            work_dir=self._tmp_dir,
-        )
+        try:
+            return run_gate_config(
+                model=self.model_path,
+                config=config,
+                seeds=seeds or self.settings.seeds,
+                engine=self.settings.engine,
+                store_path=Path(self.settings.store) if self.settings.store else None,
+                prompt=prompt,
+                smoke=smoke,
+                n_predict=n_predict,
+                work_dir=self._tmp_dir,
+            )
+        except UsageError as exc:
+            mistake = str(exc)
+        pytest.fail(f"gencheck gate: {mistake}", pytrace=False)  # outside `except`: no chained trace
 
     def compare(self, baseline: Any, candidate: Any, *, seeds: int | None = None,
                 alternative: Alternative = "greater", **options: Any) -> Comparison:

@@ -90,6 +90,27 @@ def test_seeds_that_are_not_a_whole_number_are_a_usage_error(pytester: pytest.Py
     result.stderr.fnmatch_lines(["*--gencheck-seeds must be a whole number*"])
 
 
+@pytest.mark.parametrize("mistake", [["--gencheck-model", "no-such-model.gguf"],
+                                     ["--gencheck-engine", "bogus"]],
+                         ids=["missing-model", "unknown-engine"])
+def test_a_mistaken_gate_setting_fails_the_gate_in_one_line(pytester: pytest.Pytester, mistake: list[str],
+                                                            tiny_model, tmp_path) -> None:
+    # The tiny model is built (numpy loaded) out here: pytester's in-process run unloads modules
+    # first imported inside it, and numpy cannot be loaded twice.
+    flags = ["--gencheck-model", str(tiny_model), *mistake]
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.gencheck_gate
+        def test_gate(gencheck):
+            gencheck.run("unsloth-qwq")
+    """)
+    result = pytester.runpytest(*flags, "--gencheck-store", str(tmp_path / "gate.db"))
+    result.assert_outcomes(failed=1)  # failed, not skipped: a misconfigured gate must not pass CI
+    result.stdout.fnmatch_lines(["gencheck gate: *"])
+    assert "Traceback" not in result.stdout.str() and "pipeline/run.py" not in result.stdout.str()
+
+
 def test_loading_the_plugin_imports_nothing_heavy() -> None:
     code = ("import sys, pipeline.pytest_plugin; "
             "heavy = [m for m in ('llama_cpp', 'scipy', 'libcst', 'pygame', 'rich', 'pipeline.run')"
