@@ -8,6 +8,7 @@ A scenario is data: a driver (`script` by default), its steps (`{at = FRAME, pre
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,10 @@ from pipeline.errors import UsageError
 from prompts import load_prompt
 
 EXPECTATIONS = ("exit", "running")
+DRIVERS = ("script", "autopilot")  # as validators/harness/harness_input.py makes them
+STEP_COUNTS = ("hold", "repeat", "every")  # optional step fields: whole numbers >= 1
+# A name becomes a dir in the sandbox and the start of screenshot names: no separators.
+SCENARIO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,60}")
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,29 @@ def _scenario(prompt: str, entry: dict[str, Any]) -> Scenario:
     if scenario.expect not in EXPECTATIONS:
         raise UsageError(f"prompt {prompt!r}, scenario {scenario.name!r}: expect must be one of "
                          f"{', '.join(EXPECTATIONS)}, not {scenario.expect!r}")
+    if not SCENARIO_NAME.fullmatch(scenario.name):
+        raise UsageError(f"prompt {prompt!r}: scenario name {scenario.name!r} must be letters, "
+                         "digits, - and _ (it names a dir and the screenshots)")
+    if scenario.driver not in DRIVERS:
+        raise UsageError(f"prompt {prompt!r}, scenario {scenario.name!r}: driver must be one of "
+                         f"{', '.join(DRIVERS)}, not {scenario.driver!r}")
     for step in scenario.steps:
-        if "at" not in step or ("press" not in step and step.get("event") != "quit"):
-            raise UsageError(f"prompt {prompt!r}, scenario {scenario.name!r}: each step needs "
-                             f"`at` and `press = KEY` or `event = \"quit\"`, got {step}")
+        _check_step(prompt, scenario.name, step)
     return scenario
+
+
+def _check_step(prompt: str, scenario: str, step: dict[str, Any]) -> None:
+    """A mistake in a step is the prompt file's, found here: in the sandbox it would pass for
+    the game's crash."""
+    well_formed = (
+        _is_count(step.get("at"), 0)
+        and (isinstance(step.get("press"), str) if "press" in step else step.get("event") == "quit")
+        and all(_is_count(step[key], 1) for key in STEP_COUNTS if key in step))
+    if not well_formed:
+        raise UsageError(f"prompt {prompt!r}, scenario {scenario!r}: each step needs `at = FRAME` "
+                         f"and `press = KEY` or `event = \"quit\"` (hold, repeat, every: whole "
+                         f"numbers >= 1), got {step}")
+
+
+def _is_count(value: Any, least: int) -> bool:
+    return type(value) is int and value >= least

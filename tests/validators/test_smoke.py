@@ -372,3 +372,20 @@ def test_asking_for_a_scenario_the_prompt_does_not_declare_is_a_usage_error():
 
     with pytest.raises(UsageError, match="no scenario named nope"):
         run_smoke("pass\n", SmokeOptions(only=("idle", "nope")))
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"name": "s", "steps": [{"at": "ten", "press": "space"}]}, "each step needs"),
+    ({"name": "s", "steps": [{"at": -1, "press": "space"}]}, "each step needs"),
+    ({"name": "s", "steps": [{"at": 3, "press": "space", "repeat": 0}]}, "each step needs"),
+    ({"name": "s", "steps": [{"at": 3, "press": 32}]}, "each step needs"),
+    ({"name": "s", "steps": [{"at": 3, "event": "close"}]}, "each step needs"),
+    ({"name": "s", "steps": [], "driver": "robot"}, "driver must be one of"),
+    ({"name": "../s", "steps": []}, "letters, digits"),
+    ({"name": "a b", "steps": []}, "letters, digits"),
+])
+def test_a_scenario_mistake_is_the_prompt_files_usage_error_not_the_games_crash(entry, message):
+    from validators.scenarios import _scenario
+
+    with pytest.raises(UsageError, match=message):
+        _scenario("p", entry)
