@@ -20,7 +20,8 @@ def _pct(value: float) -> str:
     return f"{value:.0%}"
 
 
-def _num(value: float | None, digits: int = 0) -> str:
+def number(value: float | None, digits: int = 0) -> str:
+    """A measure for a table: "–" when there is none."""
     if value is None:
         return "–"
     return f"{value:.{digits}f}"
@@ -61,7 +62,7 @@ def print_table(report: RunReport, file: IO[str]) -> None:
         style = "green" if c.total and c.passed == c.total else "red" if c.passed == 0 else "yellow"
         table.add_row(c.name, f"{c.passed}/{c.total}{pending}", f"[{style}]{_pct(c.pass_rate)}[/]",
                       str(c.interval), str(c.looped), str(c.compile_failed), str(c.undefined_name),
-                      str(c.crashed), _num(c.median_tokens), _num(c.median_seconds, 1))
+                      str(c.crashed), number(c.median_tokens), number(c.median_seconds, 1))
     console.print(table)
     for c in report.comparisons:
         console.print(comparison_sentence(c))
@@ -136,7 +137,7 @@ def to_markdown(report: RunReport) -> str:
     for c in report.configs:
         lines.append(f"| {_md(c.name)} | {c.passed}/{c.total} | {_pct(c.pass_rate)} | {c.interval} "
                      f"| {c.looped} | {c.compile_failed} | {c.undefined_name} | {c.crashed} "
-                     f"| {_num(c.median_tokens)} | {_num(c.median_seconds, 1)} |")
+                     f"| {number(c.median_tokens)} | {number(c.median_seconds, 1)} |")
     if report.comparisons:
         lines += ["", "### Comparisons", ""]
         lines += [f"- {_md(comparison_sentence(c))}" for c in report.comparisons]

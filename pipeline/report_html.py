@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 
 from pipeline.outcomes import PENDING, RunReport, SampleOutcome
-from pipeline.report import comparison_sentence, finding_line
+from pipeline.report import comparison_sentence, finding_line, number
 
 MANIFEST = ".gencheck-report"  # the files the last write_html() put in the folder, one a line
 TRANSCRIPT_TAIL = 6000  # characters of the transcript's end shown on a sample page
@@ -134,6 +134,7 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
     parts = [f"<h1>gencheck run {report.run_id}</h1>",
              f"<p>{report.generated} samples generated, {report.reused} reused. "
              f"{escape(report.headline())}</p>",
+             *[f"<p>{escape(note)}</p>" for note in report.notes],  # before the numbers they explain
              "<h2>Pass rates</h2><table><tr><th>configuration</th><th>passed</th><th>rate</th>"
              "<th>95% interval</th><th></th><th>looped</th><th>no compile</th><th>undefined<br>name</th>"
              "<th>crashed</th><th>median<br>tokens</th><th>median<br>seconds</th></tr>"]
@@ -147,8 +148,8 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
             f'<td class="n">{c.passed}/{c.total}</td><td class="n">{c.pass_rate:.0%}</td>'
             f"<td>{c.interval}</td><td>{bar}</td><td class=\"n\">{c.looped}</td>"
             f'<td class="n">{c.compile_failed}</td><td class="n">{c.undefined_name}</td>'
-            f'<td class="n">{c.crashed}</td><td class="n">{_number(c.median_tokens, 0)}</td>'
-            f'<td class="n">{_number(c.median_seconds, 1)}</td></tr>')
+            f'<td class="n">{c.crashed}</td><td class="n">{number(c.median_tokens, 0)}</td>'
+            f'<td class="n">{number(c.median_seconds, 1)}</td></tr>')
     parts.append("</table>")
     if report.comparisons:
         parts.append("<h2>Comparisons</h2><ul>")
@@ -159,11 +160,11 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
         parts += [f'<li class="{"pass" if g.holds else "fail"}">{escape(g.config)}: '
                   f"{g.pass_rate:.0%} (needs {g.min_pass_rate:.0%})</li>" for g in report.gates]
         parts.append("</ul>")
-    for note in report.notes:
-        parts.append(f"<p>{escape(note)}</p>")
+    # No sample reached the smoke run (the tiny model's never do): no column of empty cells.
+    shot_header = "<th>screenshot</th>" if thumbs else ""
     for c in report.configs:
         parts.append(f'<h2 id="{_anchor(c.name)}">{escape(c.name)}</h2><table><tr><th>seed</th>'
-                     "<th>verdict</th><th>first error</th><th>tokens</th><th>screenshot</th></tr>")
+                     f"<th>verdict</th><th>first error</th><th>tokens</th>{shot_header}</tr>")
         for s in report.samples_of(c.name):
             first = s.first_error
             thumb = thumbs.get(s.sample_id)
@@ -172,13 +173,9 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
                 f'<tr><td><a href="samples/{s.sample_id}.html">seed {s.seed}</a></td>'
                 f"<td>{_verdict(s.verdict)}</td><td>{escape(finding_line(first)) if first else ''}</td>"
                 f'<td class="n">{s.tokens or 0}</td>'
-                f"<td>{image}</td></tr>")
+                + (f"<td>{image}</td>" if thumbs else "") + "</tr>")
         parts.append("</table>")
     return _page(f"gencheck run {report.run_id}", "\n".join(parts))
-
-
-def _number(value: float | None, digits: int) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
 
 
 def _anchor(name: str) -> str:

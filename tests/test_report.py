@@ -204,3 +204,19 @@ def test_a_reused_report_folder_drops_the_earlier_runs_pages_and_keeps_the_users
                   for p in (tmp_path / "html").rglob("*") if p.is_file())
     assert left == [".gencheck-report", "index.html", "notes.txt", "samples/3.html", "samples/keep.html"]
     assert outside.read_text() == "not the report's"
+
+
+def test_index_puts_the_notes_above_the_numbers_and_shows_screenshots_only_when_there_are_any(
+        tmp_path: Path) -> None:
+    import dataclasses
+
+    note = "No --model given: running the tiny test model"
+    report = dataclasses.replace(report_of(outcome(1, "fail", (NO_CODE,))), notes=(note,))
+    index = write_html(report, tmp_path / "none").read_text(encoding="utf-8")
+    assert index.index(note) < index.index("<h2>Pass rates</h2>")
+    assert "screenshot" not in index
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(b"\x89PNG fake")
+    with_shot = report_of(outcome(1, "pass", screenshots=(str(shot),)), outcome(2, "fail", (NO_CODE,)))
+    index = write_html(with_shot, tmp_path / "shots").read_text(encoding="utf-8")
+    assert index.count("<th>screenshot</th>") == 1 and 'src="samples/img/1-0.png"' in index

@@ -154,8 +154,9 @@ def run(args: argparse.Namespace) -> int:
         models = [choose_model(spec, store) for spec in specs]
         if specs == [TINY] and not args.model:
             notes.insert(0, f"No --model given: running the tiny test model ({models[0].path}), "
-                         "a bigram model built for trying the pipeline end to end; its programs "
-                         "are not meant to pass. Give --model M.gguf for a real verdict.")
+                         "a bigram model built for trying the pipeline end to end; its babble "
+                         "rarely reaches a program, so expect failures and no smoke-run "
+                         "screenshots. Give --model M.gguf for a real verdict.")
         for note in notes:
             print(note, file=sys.stderr)
         if len({m.sha256 for m in models}) != len(models):
