@@ -1,5 +1,5 @@
 """libcst's scope analysis for validators/names.py, plus what names.py needs on top of it,
-collected in the same traversal of the tree (a second traversal was a third of the time):
+collected in the traversal libcst makes anyway (a traversal of its own was a third of the time):
 augmented-assignment targets, bindings that read their own name first (`x = f(x)`), `match`
 captures and comprehension walruses (libcst 1.9 records both as reads), `global`
 declarations, star imports and calls that can bind names dynamically.
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, Scope, ScopeProvider
-from libcst.metadata.scope_provider import ScopeVisitor
+from libcst.metadata import BatchableMetadataProvider, MetadataWrapper, Scope, ScopeProvider
 
 # Calls through which a program can bind module names the analysis cannot see.
 DYNAMIC_BINDERS = frozenset({"globals", "exec", "vars", "__import__"})
@@ -32,35 +30,25 @@ class Collected:
     has_star_import: bool = False
 
 
-# The provider is instantiated inside libcst; this hands its collection back to the caller.
-_COLLECTED: ContextVar[Collected | None] = ContextVar("gencheck_names_collected", default=None)
-
-
 def resolve_scopes(
     wrapper: MetadataWrapper,
 ) -> tuple[Mapping[cst.CSTNode, Scope | None], Collected]:
-    _COLLECTED.set(None)
-    scopes = wrapper.resolve(_ScopeProvider)
-    collected = _COLLECTED.get()
-    if collected is None:  # the provider always runs visit_Module; this is a libcst change
-        raise RuntimeError("libcst ScopeProvider did not visit the module")
-    return scopes, collected
+    """libcst's scopes and our collection, from one batched traversal of the tree (libcst
+    batches the two providers; a separate traversal was a third of the analysis)."""
+    resolved = wrapper.resolve_many([_ScopeProvider, _CollectingProvider])
+    return resolved[_ScopeProvider], resolved[_CollectingProvider][wrapper.module]
 
 
-class _ScopeProvider(ScopeProvider):
-    """libcst's ScopeProvider with our collecting visitor, and its visitor methods listed once
-    per class instead of by `inspect.getmembers` on every run (half a small program's time)."""
+class _ListedVisitors:
+    """A provider's visitor methods listed once per class instead of by `inspect.getmembers`
+    on every run (half a small program's time)."""
 
     def get_visitors(self) -> Mapping[str, Callable[..., object]]:
         return {name: getattr(self, name) for name in _visitor_method_names(type(self))}
 
-    def visit_Module(self, node: cst.Module) -> bool | None:
-        # Mirrors ScopeProvider.visit_Module, with the collecting visitor.
-        visitor = _CollectingScopeVisitor(self)
-        node.visit(visitor)
-        visitor.infer_accesses()
-        _COLLECTED.set(visitor.collected)
-        return None
+
+class _ScopeProvider(_ListedVisitors, ScopeProvider):
+    pass
 
 
 @functools.cache
@@ -74,28 +62,27 @@ def _visitor_method_names(cls: type) -> tuple[str, ...]:
     )
 
 
-class _CollectingScopeVisitor(ScopeVisitor):
-    """ScopeVisitor, noting on the way what names.py needs. Methods ScopeVisitor also has
-    return its result, which steers the traversal."""
+class _CollectingProvider(_ListedVisitors, BatchableMetadataProvider[Collected]):
+    """Notes what names.py needs beyond libcst's scopes; its one value sits on the Module."""
 
-    def __init__(self, provider: ScopeProvider) -> None:
-        super().__init__(provider)
+    def __init__(self) -> None:
+        super().__init__()
         self.collected = Collected()
         self._comprehension_depth = 0
 
-    def visit_Global(self, node: cst.Global) -> bool | None:
-        self.collected.global_declared.update(item.name.value for item in node.names)
-        return super().visit_Global(node)
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self.set_metadata(original_node, self.collected)
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool | None:
+    def visit_Global(self, node: cst.Global) -> None:
+        self.collected.global_declared.update(item.name.value for item in node.names)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):
             self.collected.has_star_import = True
-        return super().visit_ImportFrom(node)
 
-    def visit_Call(self, node: cst.Call) -> bool | None:
+    def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name) and node.func.value in DYNAMIC_BINDERS:
             self.collected.dynamic_calls.add(node.func.value)
-        return super().visit_Call(node)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, cst.Name):
@@ -136,21 +123,17 @@ class _CollectingScopeVisitor(ScopeVisitor):
         if self._comprehension_depth and isinstance(node.target, cst.Name):
             self.collected.comprehension_walrus_names.add(node.target.value)
 
-    def visit_ListComp(self, node: cst.ListComp) -> bool | None:
+    def visit_ListComp(self, node: cst.ListComp) -> None:
         self._comprehension_depth += 1
-        return super().visit_ListComp(node)
 
-    def visit_SetComp(self, node: cst.SetComp) -> bool | None:
+    def visit_SetComp(self, node: cst.SetComp) -> None:
         self._comprehension_depth += 1
-        return super().visit_SetComp(node)
 
-    def visit_DictComp(self, node: cst.DictComp) -> bool | None:
+    def visit_DictComp(self, node: cst.DictComp) -> None:
         self._comprehension_depth += 1
-        return super().visit_DictComp(node)
 
-    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool | None:
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
         self._comprehension_depth += 1
-        return super().visit_GeneratorExp(node)
 
     def _leave_comprehension(self, original_node: cst.CSTNode) -> None:
         self._comprehension_depth -= 1
