@@ -212,7 +212,7 @@ def test_gate_below_threshold_exits_one(tiny_model: Path, first_run: dict,
 
 
 @pytest.mark.parametrize("argv", [["--seeds", "0"], ["--preset", "no-such-preset"],
-                                  ["--model", "/nonexistent/model.gguf"], ["--jobs", "0"],
+                                  ["--model", "/nonexistent/model.gguf"], ["--jobs", "0"], ["--n-predict", "-5"],
                                   ["--engine", "replay"]])
 def test_usage_errors_exit_two_with_one_line(argv: list[str], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:

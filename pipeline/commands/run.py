@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--prompt", default=None, metavar="NAME",
                       help="test prompt name or .toml path (default flappy_bird)")
     what.add_argument("--n-predict", type=int, default=None, metavar="N",
-                      help="token limit per sample (default: none; 768 on the tiny model)")
+                      help="token limit per sample (default -1: none; 768 on the tiny model; "
+                      "-2: until the context is full)")
     what.add_argument("--no-smoke", action="store_true", help="static checks only, no smoke run")
     how = parser.add_argument_group("where and how")
     how.add_argument("--store", type=Path, default=None, metavar="PATH",
@@ -132,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, not {args.seeds}")
+    if args.n_predict is not None and args.n_predict < -2:  # llama-cli's -n takes the same
+        raise UsageError(f"--n-predict must be at least -2 (-1 = no limit, -2 = fill the context), "
+                         f"not {args.n_predict}")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
     if args.engine == "replay" and not args.model:
