@@ -16,6 +16,7 @@ from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators import colour_families as cf
 from validators import draw_record as dr
+from validators.scenarios import press_frames
 
 if TYPE_CHECKING:
     from validators.scenarios import SmokeSettings
@@ -76,7 +77,7 @@ def check_accelerate(ctx: Context) -> Verdict:
     sc = ctx.play.scenario
     rapid = sc.frames_with_role("rapid")
     isolated = [f for s in sc.steps if s.get("press") == "space" and "role" not in s
-                for f in _expand(s)]
+                for f in press_frames(s)]
     ys = ctx.bird.ys
 
     def top_rise(start: int, end: int) -> float | None:
@@ -95,11 +96,6 @@ def check_accelerate(ctx: Context) -> Verdict:
         return False, (f"rapid SPACE presses raise the bird no faster ({many:.1f} px/frame) than one "
                        f"press ({single:.1f} px/frame): presses do not add up")
     return True, f"one press {single:.1f} px/frame up, rapid presses {many:.1f} px/frame"
-
-
-def _expand(step: dict[str, Any]) -> list[int]:
-    every = int(step.get("every", int(step.get("hold", 1)) + 1))
-    return [int(step["at"]) + i * every for i in range(int(step.get("repeat", 1)))]
 
 
 def check_bird(ctx: Context) -> Verdict:

@@ -43,12 +43,7 @@ class Scenario:
 
     def frames_with_role(self, role: str) -> list[int]:
         """Frames where a step marked `role = ROLE` presses (repeats expanded)."""
-        frames: list[int] = []
-        for step in self.steps:
-            if step.get("role") == role:
-                every = int(step.get("every", int(step.get("hold", 1)) + 1))
-                frames += [int(step["at"]) + i * every for i in range(int(step.get("repeat", 1)))]
-        return frames
+        return [f for step in self.steps if step.get("role") == role for f in press_frames(step)]
 
     def quit_frame(self, quit_keys: tuple[str, ...]) -> int | None:
         """The frame of the scenario's quit action (a quit key or a QUIT event), if any."""
@@ -60,6 +55,13 @@ class Scenario:
         return {"name": self.name, "driver": self.driver, "steps": [dict(s) for s in self.steps],
                 "max_frames": self.max_frames, "exit_within": self.exit_within,
                 "quit_keys": list(quit_keys), **self.extra}
+
+
+def press_frames(step: dict[str, Any]) -> list[int]:
+    """The frames a step presses its key at: `at`, then every `every` frames (default: just
+    after the `hold` ends) `repeat` times, as the harness's script driver plays it."""
+    every = int(step.get("every", int(step.get("hold", 1)) + 1))
+    return [int(step["at"]) + i * every for i in range(int(step.get("repeat", 1)))]
 
 
 def load_scenarios(prompt_name: str) -> tuple[SmokeSettings, list[Scenario]]:

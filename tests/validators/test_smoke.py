@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pipeline.errors import UsageError
 from pipeline.findings import verdict
 from validators.sandbox import SandboxResult, available_tiers, choose_tier
-from validators.scenarios import Scenario, SmokeSettings, load_scenarios
+from validators.scenarios import Scenario, SmokeSettings, load_scenarios, press_frames
 from validators.smoke import ScenarioRun, classify, merge_findings
 
 from .smoke_runs import expected, game_code, smoke_report
@@ -158,6 +158,9 @@ def test_script_driver_presses_every_key_down_then_up_as_the_steps_say(steps):
     for step in steps:
         if "press" in step:
             assert (int(step["at"]), ("down", step["press"])) in actions
+            # the parent's reading of a step (requirements, roles) is what the driver plays
+            assert all((f, ("down", step["press"])) in actions for f in press_frames(step)
+                       if f < 600)
 
 
 @given(st.lists(step_strategy, max_size=6), st.sampled_from(["exit", "running"]))
