@@ -3,7 +3,8 @@
 The answer is the text after the last `</think>` (code blocks inside the reasoning are drafts).
 In it we take the LAST fenced block that is Python: labelled ```python / ```py / ```python3
 (any case), or bare ``` when its content parses. A final Python fence that never closes is
-an `extract/unclosed-fence` error; an answer with no block is `extract/no-code-block`.
+an `extract/unclosed-fence` error; an answer with no block, or only empty ones, is
+`extract/no-code-block`.
 """
 
 from __future__ import annotations
@@ -142,10 +143,11 @@ def parses_as_python(source: str) -> bool:
 
 
 def is_python_block(block: FencedBlock) -> bool:
-    """Labelled Python, or bare with content that parses (a bare ``` holding prose is not code)."""
-    if block.label in PYTHON_LABELS:
-        return True
-    return block.label == "" and bool(block.content.strip()) and parses_as_python(block.content)
+    """Labelled Python, or bare with content that parses (a bare ``` holding prose is not
+    code). Either way it must hold something: an empty block is no program."""
+    if not block.content.strip():
+        return False
+    return block.label in PYTHON_LABELS or (block.label == "" and parses_as_python(block.content))
 
 
 def extract_program(text: str) -> Extraction:
@@ -172,10 +174,13 @@ def extract_program(text: str) -> Extraction:
         where = "after </think>" if THINK_CLOSE in text else "in the text"
         if THINK_OPEN in text and answer == "":
             where = "(the reasoning section never closes)"
+        message = f"no fenced Python block {where}"
+        if any(b.closed and b.label in PYTHON_LABELS for b in blocks):
+            message = f"the Python blocks {where} are empty: there is no program"
         return Extraction(
             code=None,
             blocks_in_answer=len(blocks),
-            findings=[finding("extract/no-code-block", f"no fenced Python block {where}")],
+            findings=[finding("extract/no-code-block", message)],
         )
     chosen = python_blocks[-1]
     return Extraction(

@@ -93,6 +93,19 @@ def test_empty_text() -> None:
     assert keys("") == ["extract/no-code-block"]
 
 
+def test_an_empty_python_block_is_no_program() -> None:
+    for empty in ("```python\n```\n", "Here:\n```py\n\n   \n```\n"):
+        result = extract_program(empty)
+        assert result.code is None
+        assert [f.key for f in result.findings] == ["extract/no-code-block"]
+        assert "empty" in result.findings[0].message
+
+
+def test_an_empty_final_block_leaves_the_earlier_program() -> None:
+    result = extract_program("```python\nprint(1)\n```\nDone.\n```python\n```\n")
+    assert result.code == "print(1)\n" and not result.findings
+
+
 def test_fenced_blocks_marks_the_last_unclosed_block() -> None:
     blocks = fenced_blocks("```py\na\n```\n```\nb\n")
     assert [(b.label, b.closed) for b in blocks] == [("py", True), ("", False)]
