@@ -138,9 +138,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class GateRunner:
     """What the `gencheck` fixture hands a gate test: runs configurations on the gate's model."""
 
-    def __init__(self, settings: GateSettings, tmp_dir: Path) -> None:
+    def __init__(self, settings: GateSettings) -> None:
         self.settings = settings
-        self._tmp_dir = tmp_dir
 
     @property
     def is_tiny(self) -> bool:
@@ -174,7 +173,6 @@ class GateRunner:
                 prompt=prompt,
                 smoke=smoke,
                 n_predict=n_predict,
-                work_dir=self._tmp_dir,
             )
         except UsageError as exc:
             mistake = str(exc)
@@ -198,10 +196,9 @@ def gencheck_settings(request: pytest.FixtureRequest) -> GateSettings:
 
 
 @pytest.fixture
-def gencheck(request: pytest.FixtureRequest, gencheck_settings: GateSettings,
-             tmp_path: Path) -> GateRunner:
+def gencheck(gencheck_settings: GateSettings) -> GateRunner:
     """Runs configurations on the gate's model; skips the test when no model was given."""
     if gencheck_settings.model is None:
         pytest.skip("gencheck gate: no model given; run with --gencheck-model PATH.gguf "
                     "(or --gencheck-model tiny)")
-    return GateRunner(gencheck_settings, tmp_path)
+    return GateRunner(gencheck_settings)

@@ -295,9 +295,10 @@ class ConfigResult:
 def run_gate_config(*, model: Path | str, config: str | SamplerChain | Configuration, seeds: int,
                     engine: str = "embedded", store_path: Path | None = None,
                     prompt: str | None = None, smoke: bool = True, n_predict: int | None = None,
-                    jobs: int | None = None, work_dir: Path | None = None) -> ConfigResult:
-    """Generate (or reuse) and validate one configuration over seeds 1..N; return its result."""
-    del work_dir  # screenshots live beside the store, so reports can find them later
+                    jobs: int | None = None) -> ConfigResult:
+    """Generate (or reuse) and validate one configuration over seeds 1..N; return its result.
+
+    Screenshots live beside the store (artifacts/), where later reports find them."""
     if isinstance(config, str):
         configuration_ = configuration(config)
     elif isinstance(config, SamplerChain):
