@@ -25,7 +25,6 @@ class RunProgress:
         self._phase: ThinkPhase | None = None
         self._sample_started = 0.0
         self._generation_seconds: list[float] = []
-        self._to_generate = total
         self._live: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -49,7 +48,6 @@ class RunProgress:
 
     def reused_sample(self) -> None:
         self.reused += 1
-        self._to_generate -= 1
 
     def generating(self, name: str, prompt: str) -> None:
         self.current = name
@@ -65,7 +63,6 @@ class RunProgress:
     def generated_sample(self) -> None:
         self._generation_seconds.append(time.perf_counter() - self._sample_started)
         self.generated += 1
-        self._to_generate -= 1
         self.current = None
 
     def validated_sample(self) -> None:
@@ -77,7 +74,8 @@ class RunProgress:
         if not self._generation_seconds:
             return None
         mean = sum(self._generation_seconds) / len(self._generation_seconds)
-        return max(0.0, mean * self._to_generate - (time.perf_counter() - self._sample_started
+        to_generate = self.total - self.generated - self.reused  # the current sample included
+        return max(0.0, mean * to_generate - (time.perf_counter() - self._sample_started
                                                      if self.current else 0.0))
 
     def _render(self) -> Any:
