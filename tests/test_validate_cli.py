@@ -80,9 +80,39 @@ def test_jobs_gives_the_same_results_in_the_same_order() -> None:
     assert strip(one) == strip(many)
 
 
-def test_bad_jobs_is_a_usage_error() -> None:
-    proc = gencheck("--jobs", "0", str(HEALTHY))
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_bad_jobs_is_a_usage_error(jobs: str) -> None:
+    proc = gencheck("--jobs", jobs, str(HEALTHY))
     assert proc.returncode == 2 and "--jobs" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+
+
+def test_a_smoke_option_with_no_smoke_is_a_usage_error(tmp_path: Path) -> None:
+    proc = gencheck("--no-smoke", "--screenshots", str(tmp_path), str(HEALTHY))
+    assert proc.returncode == 2 and "--screenshots" in proc.stderr and "--no-smoke" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+
+
+def test_a_directory_with_no_files_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / ".hidden").write_text("x")
+    proc = gencheck("--no-smoke", str(tmp_path))
+    assert proc.returncode == 2 and "holds no files" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+
+
+def test_a_fifo_is_not_a_readable_file(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    proc = gencheck("--no-smoke", str(fifo))
+    assert proc.returncode == 2 and "not a readable file" in proc.stderr
+
+
+def test_a_path_with_spaces_is_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "my broken game.md"
+    path.write_bytes(BROKEN.read_bytes())
+    proc = gencheck("--json", "--no-smoke", str(path))
+    assert proc.returncode == 1
+    assert [r["source"] for r in json.loads(proc.stdout)["results"]] == [str(path)]
 
 
 def test_help_explains_the_flags() -> None:

@@ -67,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.no_smoke and (args.screenshots is not None or args.min_sandbox is not None):
+        flag = "--screenshots" if args.screenshots is not None else "--min-sandbox"
+        raise UsageError(f"{flag} sets up the smoke run, which --no-smoke turns off")
     files = expand_paths(args.paths)
     results = validate_files(
         files, smoke=not args.no_smoke, jobs=args.jobs, smoke_options=_smoke_options(args)
