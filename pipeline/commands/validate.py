@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
+from pipeline.findings import first_error
 
 if TYPE_CHECKING:
     from pipeline.validate import SampleResult
@@ -160,9 +161,9 @@ def render_table(results: Iterable[SampleResult]) -> str:
     """file | verdict | first error (check/code, line, message), one row per file."""
     rows = [("FILE", "VERDICT", "FIRST ERROR")]
     for result in results:
-        first = next((f for f in result.findings if f.severity == "error"), None)
+        first = first_error(result.findings)
         if first is None:
-            warnings = sum(1 for f in result.findings)
+            warnings = len(result.findings)  # no error: every finding is a warning
             summary = f"({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
         else:
             where = f" line {first.line}" if first.line is not None else ""
