@@ -158,25 +158,32 @@ def open_engine(engine: str, model: Path, options: dict[str, Any] | None = None)
 
 # -- the run ------------------------------------------------------------------------------------
 
-def sample_key(plan: RunPlan, model: ModelChoice, chain: SamplerChain, seed: int) -> SampleKey:
-    return SampleKey(
-        model_sha256=model.sha256, prompt_name=plan.prompt.name, chain=chain.to_dict(), seed=seed,
-        engine=plan.engine, engine_version=engine_version(plan.engine, model.path),
-        options={"n_predict": plan.n_predict, "prompt_sha256": sha256_text(plan.prompt.wrapped()),
-                 **{k: v for k, v in plan.engine_options.items() if k in TEXT_CHANGING_OPTIONS}})
-
-
 class _Runner:
     """One invocation: owns the engine (one model loaded at a time) and the validation pool."""
 
     def __init__(self, plan: RunPlan, store: Store, run_id: int, progress: RunProgress) -> None:
         self.plan, self.store, self.run_id, self.progress = plan, store, run_id, progress
-        self.pending: dict[Future[dict[str, Any]], tuple[str, StoredSample, str, str]] = {}
+        # A validation in flight: its future -> (validation key, content hash); and per key the
+        # (config name, sample id) pairs waiting for it. Identical texts (a replayed transcript,
+        # two configurations that agree) are validated once, and never into one screenshot
+        # folder at the same time.
+        self.pending: dict[Future[dict[str, Any]], tuple[str, str]] = {}
+        self.waiting: dict[str, list[tuple[str, int]]] = {}
+        # What every sample key shares, worked out once rather than per cell.
+        self.engine_versions = {m.path: engine_version(plan.engine, m.path) for m in plan.models}
+        self.key_options = {
+            "n_predict": plan.n_predict, "prompt_sha256": sha256_text(plan.prompt.wrapped()),
+            **{k: v for k, v in plan.engine_options.items() if k in TEXT_CHANGING_OPTIONS}}
         self.artifacts = store.path.parent / "artifacts"
         self.starts_in_think = prompt_opens_think(plan.prompt.wrapped())
         self.validation_options = {"smoke": plan.smoke, "starts_in_think": self.starts_in_think}
         self._engine: Engine | None = None
         self._engine_model: Path | None = None
+
+    def sample_key(self, model: ModelChoice, chain: SamplerChain, seed: int) -> SampleKey:
+        return SampleKey(model_sha256=model.sha256, prompt_name=self.plan.prompt.name,
+                         chain=chain.to_dict(), seed=seed, engine=self.plan.engine,
+                         engine_version=self.engine_versions[model.path], options=self.key_options)
 
     def engine_for(self, model: ModelChoice) -> Engine:
         if self._engine_model != model.path:
@@ -194,7 +201,7 @@ class _Runner:
     def execute(self, pool: ValidationPool) -> None:
         for name, model, config, seed in self.plan.cells():
             chain = config.chain.with_seed(seed)
-            key = sample_key(self.plan, model, chain, seed)
+            key = self.sample_key(model, chain, seed)
             sample = self.store.find_sample(key)
             if sample is not None:
                 self.store.link_reused(self.run_id, name, sample.id)
@@ -226,8 +233,10 @@ class _Runner:
 
     def validate(self, pool: ValidationPool, name: str, sample: StoredSample) -> None:
         content = sha256_text(sample.text)
-        version = validators_version()
-        vkey = validation_key(content, version, self.validation_options)
+        vkey = validation_key(content, validators_version(), self.validation_options)
+        if vkey in self.waiting:  # the same text is being validated now: share its verdict
+            self.waiting[vkey].append((name, sample.id))
+            return
         stored = self.store.find_validation(vkey)
         if stored is not None:
             self.store.attach_validation(self.run_id, sample.id, name, stored.id)
@@ -237,22 +246,24 @@ class _Runner:
                             screenshots_dir=str(self.artifacts / vkey[:20]) if self.plan.smoke else None,
                             prompt=self.plan.prompt.name, smoke_parallel=smoke_parallel_for(self.plan.jobs),
                             starts_in_think=self.starts_in_think)
-        self.pending[pool.submit(job)] = (name, sample, vkey, content)
+        self.waiting[vkey] = [(name, sample.id)]
+        self.pending[pool.submit(job)] = (vkey, content)
 
     def collect(self, *, block: bool) -> None:
         """Store every finished validation (all of them when `block`)."""
         if block and self.pending:
             wait(list(self.pending))
         for future in [f for f in self.pending if f.done()]:
-            name, sample, vkey, content = self.pending.pop(future)
+            vkey, content = self.pending.pop(future)
             result = future.result()
             stored = self.store.add_validation(
                 vkey, content_sha256=content, code_sha256=result["code_sha256"],
                 validators_version=validators_version(), options=self.validation_options,
                 verdict=result["verdict"], findings=result["findings"], code=result["code"],
                 details=result["details"], seconds=result["seconds"])
-            self.store.attach_validation(self.run_id, sample.id, name, stored.id)
-            self.progress.validated_sample()
+            for name, sample_id in self.waiting.pop(vkey):
+                self.store.attach_validation(self.run_id, sample_id, name, stored.id)
+                self.progress.validated_sample()
 
 
 def execute(plan: RunPlan, store: Store, *, command: Sequence[str] = (),

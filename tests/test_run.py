@@ -204,6 +204,26 @@ def test_a_recorded_transcript_replays_through_the_pipeline_and_validates_once(
         assert store.db.execute("SELECT COUNT(*) FROM validations").fetchone()[0] == 1
 
 
+def test_identical_texts_in_flight_are_validated_once(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.validation_pool import ValidationPool
+
+    submitted = []
+    real_submit = ValidationPool.submit
+
+    def counting_submit(pool: ValidationPool, job: object):  # the real pool still validates
+        submitted.append(job)
+        return real_submit(pool, job)
+
+    monkeypatch.setattr(ValidationPool, "submit", counting_submit)
+    recorded = REPO / "fixtures" / "corpus" / "answer_flappy_shapes.txt"
+    code, out, _ = run_cli(capsys, "--engine", "replay", "--model", str(recorded), "--seeds", "3",
+                           "--no-smoke", "--jobs", "2", "--store", str(tmp_path / "s.db"), "--json")
+    report = json.loads(out)
+    assert code == 0 and len(submitted) == 1
+    assert report["configs"][0]["passed"] == 3 and all(s["verdict"] == "pass" for s in report["samples"])
+
+
 def test_gate_below_threshold_exits_one(tiny_model: Path, first_run: dict,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "--model", str(tiny_model), *MATRIX, "--store",
