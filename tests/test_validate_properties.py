@@ -9,7 +9,12 @@ through the whole static pipeline, ruff included, one file at a time.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import io
 import keyword
+import sys
+import traceback
+from types import FrameType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -168,6 +173,46 @@ def test_renaming_bindings_consistently_never_changes_the_names_verdict(
     for index, new in enumerate(fresh):
         renamed = renamed.replace(f"\x01{index}\x01", new)
     assert names_verdict(renamed) == names_verdict(code)
+
+
+def run_traced(code: str) -> tuple[set[int], BaseException | None, int | None]:
+    """Runs one of OUR generated programs (prints, lists, `global`, `del`: no model wrote it,
+    nothing it does leaves the process) and returns the lines that started, the exception that
+    ended it and that exception's line."""
+    started: set[int] = set()
+
+    def trace(frame: FrameType, event: str, arg: object) -> object:
+        if frame.f_code.co_filename == "<generated>" and event == "line":
+            started.add(frame.f_lineno)
+        return trace
+
+    compiled = compile(code, "<generated>", "exec")
+    sys.settrace(trace)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compiled, {"__name__": "__generated__"})
+    except Exception as exc:  # noqa: BLE001 - any exception is data here
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<generated>"]
+        return started, exc, frames[-1].lineno if frames else None
+    finally:
+        sys.settrace(None)
+    return started, None, None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.lists(st.sampled_from(FUNCS), max_size=3))
+def test_a_names_error_line_never_runs_without_raising_name_error(
+    code: str, calls: list[str]
+) -> None:
+    """Soundness against real Python: names reports a certain failure whenever its line runs,
+    so a reported line that runs must be the one that raised NameError (or UnboundLocalError)."""
+    code += "".join(f"{f}()\n" for f in calls if f"def {f}(" in code)
+    if check_compile(code):
+        return
+    reported = {f.line for f in check_names(code) if f.severity == "error"}
+    started, exc, raised_at = run_traced(code)
+    for line in reported & started:
+        assert isinstance(exc, NameError) and raised_at == line, (line, exc, raised_at, code)
 
 
 @pytest.mark.slow
