@@ -272,8 +272,12 @@ def execute(plan: RunPlan, store: Store, *, command: Sequence[str] = (),
     """Run the plan against the store and return the run's report (the run row is finished)."""
     run_id = store.start_run(list(command) or sys.argv, plan.settings(), __version__)
     cells = plan.cells()
-    with RunProgress(len(cells), enabled=progress) as live, ValidationPool(plan.jobs) as pool:
-        _Runner(plan, store, run_id, live).execute(pool)
+    try:
+        with RunProgress(len(cells), enabled=progress) as live, ValidationPool(plan.jobs) as pool:
+            _Runner(plan, store, run_id, live).execute(pool)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM; a SIGKILLed run stays `running`
+        store.stop_run(run_id)
+        raise
     report = build_report(store, run_id, min_pass_rate=min_pass_rate, notes=notes)
     store.finish_run(run_id, report.to_json())
     return report

@@ -4,7 +4,8 @@ Where it lives: `--store PATH`, else `$GENCHECK_HOME/gencheck.db`, else
 `$XDG_DATA_HOME/gencheck/gencheck.db`, else `~/.local/share/gencheck/gencheck.db`.
 
 - `runs`: one row per `gencheck run` (or gate) invocation, kept forever so the nightly job can
-  say what changed since last night.
+  say what changed since last night; its status is `running`, `finished`, or `stopped` (Ctrl-C,
+  SIGTERM; a SIGKILLed run stays `running`).
 - `samples`: one generated transcript, keyed by what decides its text (model sha256, prompt,
   sampler chain JSON, seed, engine and its version, generation options). Shared between runs:
   a sample is generated once and reused by every later run that asks for the same key.
@@ -193,6 +194,11 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE runs SET status='finished', finished_at=?, summary=? WHERE id=?",
                        (now(), json.dumps(summary), run_id))
+
+    def stop_run(self, run_id: int) -> None:
+        """A run ended early (Ctrl-C, SIGTERM): not `running` any more, and never `finished`."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status='stopped', finished_at=? WHERE id=?", (now(), run_id))
 
     def runs(self) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT * FROM runs ORDER BY id"))

@@ -181,6 +181,7 @@ def test_sigterm_stops_a_run_like_ctrl_c_in_one_line_and_takes_its_workers(
     assert err.strip().splitlines()[-1] == "gencheck: terminated" and "Traceback" not in err
     with Store(store_path) as store:
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert [r["status"] for r in store.runs()] == ["stopped"]
 
 
 def _reap_group(proc: subprocess.Popen) -> None:
