@@ -25,7 +25,7 @@ from pipeline.extract import prompt_opens_think
 from pipeline.outcomes import ConfigSummary, RunReport, SampleOutcome, build_report
 from pipeline.progress import RunProgress
 from pipeline.samplers import SamplerChain
-from pipeline.store import SampleKey, Store, StoredSample, sha256_text, validation_key
+from pipeline.store import GATE_COMMAND, SampleKey, Store, StoredSample, sha256_text, validation_key
 from pipeline.validation_pool import (
     ValidationJob,
     ValidationPool,
@@ -328,6 +328,6 @@ def run_gate_config(*, model: Path | str, config: str | SamplerChain | Configura
                        seeds=tuple(range(1, seeds + 1)),
                        prompt=load_prompt(prompt or DEFAULT_PROMPT), engine=engine,
                        n_predict=n_predict, smoke=smoke, jobs=jobs or default_jobs())
-        report = execute(plan, store, command=["pytest-gate", configuration_.name], progress=False)
+        report = execute(plan, store, command=[GATE_COMMAND, configuration_.name], progress=False)
     summary = report.configs[0]
     return ConfigResult(summary.name, tuple(report.samples_of(summary.name)), summary, report)

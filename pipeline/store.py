@@ -36,6 +36,8 @@ from typing import Any
 from pipeline import store_schema
 from pipeline.errors import UsageError
 
+GATE_COMMAND = "pytest-gate"  # a run row's command when the pytest gate made it: [GATE_COMMAND, config]
+
 
 def default_store_path() -> Path:
     """`$GENCHECK_HOME/gencheck.db`, else `$XDG_DATA_HOME/gencheck/gencheck.db`, else
@@ -207,14 +209,10 @@ class Store:
         row = self.db.execute("SELECT started_at, settings FROM runs WHERE id=?", (run_id,)).fetchone()
         return {} if row is None else {"started_at": row["started_at"], **json.loads(row["settings"])}
 
-    def latest_finished_run(self, before: int | None = None) -> int | None:
-        query = "SELECT id FROM runs WHERE status='finished'"
-        args: tuple[Any, ...] = ()
-        if before is not None:
-            query += " AND id < ?"
-            args = (before,)
-        row = self.db.execute(query + " ORDER BY id DESC LIMIT 1", args).fetchone()
-        return None if row is None else int(row["id"])
+    def finished_runs(self, *, with_gate: bool = True) -> list[int]:
+        """Ids of the finished runs, oldest first; without the pytest gate's own runs if asked."""
+        rows = self.db.execute("SELECT id, command FROM runs WHERE status='finished' ORDER BY id")
+        return [int(r["id"]) for r in rows if with_gate or json.loads(r["command"])[:1] != [GATE_COMMAND]]
 
     # -- samples --------------------------------------------------------------------------
 

@@ -93,3 +93,21 @@ def test_an_empty_store_lists_no_runs_and_compares_nothing(tmp_path: Path,
     for argv in (["--last"], ["a", "b"], ["--runs", "1", "2"]):
         code, out, err = compare(capsys, tmp_path / "empty.db", *argv)
         assert (code, out) == (2, "") and err.count("\n") == 1, argv
+
+
+def test_last_leaves_out_the_gates_runs_and_compares_the_matrix_runs(
+        store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from pipeline.run import run_gate_config
+
+    copy = tmp_path / "store.db"
+    shutil.copyfile(store, copy)
+    # What the nightly job does after its matrix: the pytest gate, one configuration a run.
+    run_gate_config(model=PASSING, config="unsloth-qwq", seeds=2, engine="replay", store_path=copy,
+                    smoke=False, jobs=1)
+    code, out, _ = compare(capsys, copy, "--last", "--json")
+    assert code == 0
+    assert [(c["a"], c["b"]) for c in json.loads(out)["comparisons"]] == [
+        ("answer_flappy_globals (run 1)", "answer_flappy_globals (run 2)"),
+        ("answer_flappy_shapes (run 1)", "answer_flappy_shapes (run 2)")]

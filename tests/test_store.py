@@ -122,7 +122,7 @@ def test_run_rows_join_their_validation(tmp_path: Path) -> None:
         row = store.run_samples(run)[0]
         assert row.validation is not None and row.validation.code == "print(1)"
         store.finish_run(run, {"ok": True})
-        assert store.latest_finished_run() == run
+        assert store.finished_runs() == [run]
 
 
 def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:

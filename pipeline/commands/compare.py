@@ -21,8 +21,9 @@ Compare pass rates already in the store (run `gencheck run` first); nothing is g
 
   gencheck compare A B          configuration B against A, each from the latest run that has it
   gencheck compare --runs 3 4   every configuration of run 4 against the same one in run 3
-  gencheck compare --last       the latest finished run against the one before (what changed
-                                since last night)
+  gencheck compare --last       the latest finished run against the last one before it with the
+                                same configurations (what changed since last night; the pytest
+                                gate's own runs are left out)
   gencheck compare --list       the runs and configurations in the store
 
 The test is Fisher's exact test on the pass/fail counts (two-sided unless --alternative).
@@ -36,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("configs", nargs="*", metavar="CONFIG", help="two configuration names: A B")
     parser.add_argument("--runs", nargs=2, type=int, metavar=("A", "B"), help="compare two runs by id")
     parser.add_argument("--last", action="store_true",
-                        help="compare the latest finished run with the one before it")
+                        help="compare the latest finished run with the last earlier one of the "
+                        "same configurations")
     parser.add_argument("--list", action="store_true", help="list runs and configurations")
     parser.add_argument("--store", type=Path, default=None, metavar="PATH",
                         help="SQLite results store (default: as gencheck run)")
@@ -110,11 +112,7 @@ def pairs_to_compare(store: Store, args: argparse.Namespace) -> list[Pair]:
         pairs.append((f"{a.name} (run {runs[0]})", a, f"{b.name} (run {runs[1]})", b))
         return pairs
     if args.last:
-        latest = store.latest_finished_run()
-        previous = store.latest_finished_run(before=latest) if latest is not None else None
-        if latest is None or previous is None:
-            raise UsageError("--last needs two finished runs in the store")
-        run_a, run_b = previous, latest
+        run_a, run_b = last_two_runs(store)
     else:
         run_a, run_b = args.runs
         known = [r["id"] for r in store.runs()]
@@ -127,6 +125,23 @@ def pairs_to_compare(store: Store, args: argparse.Namespace) -> list[Pair]:
         raise UsageError(f"runs {run_a} and {run_b} share no configuration")
     return [(f"{n} (run {run_a})", summary_of(run_a, n), f"{n} (run {run_b})", summary_of(run_b, n))
             for n in shared]
+
+
+def last_two_runs(store: Store) -> tuple[int, int]:
+    """The latest finished run and the latest one before it with the same configurations.
+
+    The pytest gate's own runs (one configuration each) are left out: the nightly job runs the
+    gate after its matrix, and "since last night" means last night's matrix, not its gate.
+    """
+    runs = store.finished_runs(with_gate=False)
+    if not runs:
+        raise UsageError("--last needs two finished runs in the store; there are none")
+    latest, configs = runs[-1], store.config_names(runs[-1])
+    previous = next((r for r in reversed(runs[:-1]) if store.config_names(r) == configs), None)
+    if previous is None:
+        raise UsageError(f"--last: no finished run before run {latest} has its configurations "
+                         f"({', '.join(configs)}); compare two runs with --runs A B")
+    return previous, latest
 
 
 def report(pairs: list[Pair], args: argparse.Namespace) -> int:
