@@ -63,6 +63,8 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=100, help="transcripts to validate (default 100)")
     parser.add_argument("--no-smoke", action="store_true", help="static checks only")
     args = parser.parse_args()
+    if args.count < 1:
+        parser.error(f"--count must be at least 1, not {args.count}")
     paths = recorded_transcripts()
     print(f"{args.count} validations of {len(paths)} recorded transcripts taken in turn, "
           f"smoke run {'off' if args.no_smoke else 'on'}, {os.cpu_count()} cores")
