@@ -154,8 +154,8 @@ def run_scenarios(code: str, scenarios: list[Scenario], settings: SmokeSettings,
             result = read_result(out, root)
             runs.append(ScenarioRun(scenario, result, _child_result(whole, out, root),
                                     read_frames(out / "frames.jsonl", root, cap),
-                                    keep_screenshots(out, root, result, options.screenshots_dir,
-                                                     cap)))
+                                    keep_screenshots(out, root, scenario.name, result,
+                                                     options.screenshots_dir, cap)))
     return runs
 
 

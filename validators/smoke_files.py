@@ -11,6 +11,7 @@ does not counts as no result, a frame that does not ends the record there.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +115,18 @@ def _is_ints(value: Any, length: int) -> bool:
             and all(type(v) is int for v in value))
 
 
-def keep_screenshots(out: Path, root: Path, result: dict[str, Any] | None,
+def keep_screenshots(out: Path, root: Path, scenario: str, result: dict[str, Any] | None,
                      target: Path | None, limit: int) -> list[Path]:
-    """Copy the screenshots the result lists into `target`: plain PNG names only, each a real
-    PNG file of the out dir, at most MAX_SCREENSHOTS."""
+    """Copy the screenshots the result lists into `target`: only names the harness gives this
+    scenario's shots (`<scenario>-f0060.png`, `<scenario>-last.png`: a game cannot overwrite
+    the user's other files in the dir), each a real PNG file of the out dir, at most
+    MAX_SCREENSHOTS."""
     if target is None or result is None:
         return []
+    ours = re.compile(re.escape(scenario) + r"-(f[0-9]{4,6}|last)\.png")
     kept: list[Path] = []
     for shot in result.get("screenshots", [])[:MAX_SCREENSHOTS]:
         name = shot["path"]
-        if copy_png(out, name, root, target, limit):
+        if ours.fullmatch(name) and copy_png(out, name, root, target, limit):
             kept.append(target / name)
     return kept

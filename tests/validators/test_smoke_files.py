@@ -121,22 +121,23 @@ def test_malformed_first_line_leaves_an_empty_record(box, line):
     assert read_frames(out / "frames.jsonl", root, 1 << 20) == []
 
 
-def test_screenshots_are_copied_only_as_plain_named_real_pngs(box, tmp_path):
+def test_screenshots_are_copied_only_under_the_scenarios_own_names_as_real_pngs(box, tmp_path):
     root, out = box
     target = tmp_path / "shots"
     target.mkdir()
     host_png = tmp_path / "host.png"
     host_png.write_bytes(PNG)
-    (out / "s-last.png").write_bytes(PNG)
-    (out / "fake.png").write_bytes(b"GIF89a not a png")
+    for name in ("s-last.png", "s-f0060.png", "vacation.png", "other-last.png"):
+        (out / name).write_bytes(PNG)
+    (out / "s-f0061.png").write_bytes(b"GIF89a not a png")
     (out.parent / "escape.png").write_bytes(PNG)
-    os.symlink(host_png, out / "linked.png")
-    names = ["s-last.png", "fake.png", "../escape.png", "linked.png", "/tmp/abs.png",
-             ".hidden.png", "s-last.txt"]
+    os.symlink(host_png, out / "s-f0062.png")
+    names = ["s-last.png", "s-f0061.png", "../escape.png", "s-f0062.png", "/tmp/abs.png",
+             ".hidden.png", "s-last.txt", "vacation.png", "other-last.png", "s-f0060.png"]
     result = {**HEALTHY_RESULT, "screenshots": [{"path": n} for n in names]}
-    kept = keep_screenshots(out, root, result, target, 1 << 20)
-    assert kept == [target / "s-last.png"]
-    assert sorted(p.name for p in target.iterdir()) == ["s-last.png"]
+    kept = keep_screenshots(out, root, "s", result, target, 1 << 20)
+    assert kept == [target / "s-last.png", target / "s-f0060.png"]
+    assert sorted(p.name for p in target.iterdir()) == ["s-f0060.png", "s-last.png"]
     assert not (tmp_path / "escape.png").exists()
 
 
@@ -145,9 +146,9 @@ def test_screenshot_flood_is_capped(box, tmp_path):
     target = tmp_path / "shots"
     target.mkdir()
     for i in range(100):
-        (out / f"s-{i}.png").write_bytes(PNG)
-    result = {**HEALTHY_RESULT, "screenshots": [{"path": f"s-{i}.png"} for i in range(100)]}
-    assert len(keep_screenshots(out, root, result, target, 1 << 20)) == 64
+        (out / f"s-f{i:04d}.png").write_bytes(PNG)
+    result = {**HEALTHY_RESULT, "screenshots": [{"path": f"s-f{i:04d}.png"} for i in range(100)]}
+    assert len(keep_screenshots(out, root, "s", result, target, 1 << 20)) == 64
 
 
 def test_screenshots_dir_that_is_a_file_or_cannot_be_made_is_a_usage_error(tmp_path):
