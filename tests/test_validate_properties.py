@@ -34,12 +34,15 @@ FUNCS = ("f0", "f1")
 
 @st.composite
 def programs(draw: st.DrawFn) -> str:
-    """Small programs over a few names: bindings, augmented assignments, `global`, reads, del."""
+    """Small programs over a few names: bindings, augmented assignments, `global`, reads, del,
+    defaults and a class (body, `__init__`)."""
     name = st.sampled_from(SLOTS)
     lines: list[str] = []
     for _ in range(draw(st.integers(1, 8))):
         kind = draw(
-            st.sampled_from(["assign", "aug", "read", "del", "def", "call", "selfread", "if"])
+            st.sampled_from(
+                ["assign", "aug", "read", "del", "def", "call", "selfread", "if", "class", "new"]
+            )
         )
         x = draw(name)
         if kind == "assign":
@@ -56,8 +59,14 @@ def programs(draw: st.DrawFn) -> str:
             lines += [f"if {draw(name)}:", f"    {x} = [3]"]
         elif kind == "call":
             lines.append(f"{draw(st.sampled_from(FUNCS))}()")
+        elif kind == "class":  # a class body runs at once, its __init__ at each K()
+            lines += ["class K:", f"    v = {x}", "    def __init__(self):"]
+            lines.append(f"        print({draw(name)}, {draw(st.sampled_from(FUNCS))})")
+        elif kind == "new":
+            lines.append("K()")
         else:
-            lines.append(f"def {draw(st.sampled_from(FUNCS))}():")
+            default = f"a={draw(name)}" if draw(st.booleans()) else ""  # runs at the def
+            lines.append(f"def {draw(st.sampled_from(FUNCS))}({default}):")
             declared = draw(st.lists(name, max_size=2, unique=True))
             if declared:
                 lines.append("    global " + ", ".join(declared))
