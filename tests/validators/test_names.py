@@ -165,35 +165,6 @@ CAUGHT = {
         """,
         ["names/undefined-name@6"],
     ),
-    "entry_point_called_before_a_helper_is_defined": (
-        """
-        def main():
-            helper()
-
-        main()
-
-        def helper():
-            pass
-        """,
-        ["names/used-before-binding@2"],
-    ),
-    "transitive_read_of_a_constant_bound_after_the_call": (
-        """
-        def main():
-            step()
-
-        def step():
-            return SPEED
-
-        main()
-        SPEED = 3
-        """,
-        ["names/used-before-binding@5"],
-    ),
-    "module_level_read_before_the_assignment": (
-        "print(WIDTH)\nWIDTH = 400\n",
-        ["names/used-before-binding@1"],
-    ),
 }
 
 # ------------------------------------------------------------ must NOT be flagged
@@ -335,13 +306,6 @@ CLEAN = {
         """,
     "function_parameters_and_star_args": "def f(a, /, b, *args, c=1, **kw):\n    return a, b, args, c, kw\n",
     "recursive_function": "def fact(n):\n    return 1 if n < 2 else n * fact(n - 1)\n",
-    "function_calls_function_defined_later": """
-        def main():
-            helper()
-
-        def helper():
-            pass
-        """,
     "import_as": "import pygame as pg\nfrom os import path as p\nprint(pg, p)\n",
     "dotted_import_binds_first_name": "import os.path\nprint(os.path.sep)\n",
     "match_statement_captures": """
@@ -439,43 +403,6 @@ CLEAN = {
 
         def f(p: "PathLike"):
             return p
-        """,
-    "entry_point_guard_at_the_end": """
-        def main():
-            helper()
-
-        def helper():
-            pass
-
-        if __name__ == "__main__":
-            main()
-        """,
-    "top_level_loop_binds_before_a_later_iteration_reads": """
-        while True:
-            if "seen" in dir():
-                print(seen)
-            seen = 1
-            break
-        """,
-    "a_function_binds_the_global_before_the_call_reads_it": """
-        def init():
-            global screen
-            screen = 1
-
-        def main():
-            init()
-            print(screen)
-
-        main()
-        """,
-    "a_later_rebinding_does_not_matter": """
-        SPEED = 1
-
-        def main():
-            return SPEED
-
-        main()
-        SPEED = 2
         """,
     "global_in_nested_function_with_module_binding": """
         score = 0
