@@ -96,7 +96,9 @@ def _is_frame(entry: Any) -> bool:
 
 
 def _is_input(item: Any) -> bool:
-    return type(item) is list and len(item) == 2 and type(item[0]) is str and type(item[1]) is str
+    """[kind, key]: ["down", "space"], ["up", "q"], or ["quit", None] for a window close."""
+    return (type(item) is list and len(item) == 2 and type(item[0]) is str
+            and (item[1] is None or type(item[1]) is str))
 
 
 def _is_op(op: Any) -> bool:

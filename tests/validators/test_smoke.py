@@ -47,6 +47,13 @@ def test_draw_record_holds_text_and_where_it_was_blitted():
     assert score[2][0] > 300 and score[2][1] < 50  # top right of a 400 px window
 
 
+def test_draw_record_keeps_the_frame_of_a_window_close_and_the_presses_before_it():
+    frames = smoke_report("healthy_events").runs["window-close"].frames
+    inputs = [(f["f"], kind, key) for f in frames for kind, key in f["in"]]
+    assert (60, "quit", None) in inputs
+    assert [(f, k) for f, k, _ in inputs if k == "down"] == [(10, "down"), (25, "down"), (40, "down")]
+
+
 def test_restart_after_loss_runs_reset_code_and_reports_the_nameerror():
     report = smoke_report("restart_nameerror", ("play-restart-q",))
     [f] = [f for f in report.findings if f.check == "smoke"]

@@ -103,7 +103,7 @@ def test_any_json_is_either_refused_or_fits_what_the_checks_read(tmp_path_factor
 def test_draw_record_ends_at_the_first_entry_not_shaped_as_a_frame(box):
     root, out = box
     lines = [{"f": 0, "t": 0, "flip": 1, "in": [["down", "space"]], "ops": [OP]},
-             {"f": 1, "t": 16, "flip": 1, "in": [], "same": 1},
+             {"f": 1, "t": 16, "flip": 1, "in": [["quit", None]], "same": 1},
              {"f": 2, "t": 33, "flip": 1, "in": [], "ops": [["rect", [1, 2], [0, 0, 1, 1], 0, None]]},
              {"f": 3, "t": 50, "flip": 1, "in": [], "ops": [OP]}]
     (out / "frames.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
