@@ -156,4 +156,7 @@ def to_markdown(report: RunReport) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from model output or names, kept as text: no table cell break, line break or HTML tag
+    (GitHub renders HTML in a step summary: a `</details>` in a message would close ours)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))

@@ -98,6 +98,13 @@ def test_markdown_escapes_table_breaking_characters() -> None:
     assert "names/undefined-name (line 12)" in text
 
 
+def test_markdown_keeps_html_in_model_output_as_text() -> None:
+    hostile = finding("names/undefined-name", "x = '</details><img src=x onerror=alert(1)>' & more", 2)
+    text = to_markdown(report_of(outcome(1, "fail", (hostile,), config="<b>cfg</b>")))
+    assert text.count("</details>") == 1 and "<img" not in text and "<b>" not in text
+    assert "&lt;/details&gt;&lt;img src=x onerror=alert(1)&gt;' &amp; more" in text
+
+
 def test_html_escapes_model_output(tmp_path: Path) -> None:
     hostile = outcome(1, "fail", (UNDEFINED,), code="print('</pre><script>alert(1)</script>')\n",
                       text="<img src=x onerror=alert(1)>")
