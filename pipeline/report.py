@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 from typing import IO
 
@@ -64,11 +65,22 @@ def print_table(report: RunReport, file: IO[str]) -> None:
                       str(c.interval), str(c.looped), str(c.compile_failed), str(c.undefined_name),
                       str(c.crashed), number(c.median_tokens), number(c.median_seconds, 1))
     console.print(table)
+    for c in report.configs:
+        if reasons := first_error_counts(report, c.name):
+            console.print(f"{c.name} failed first on: "
+                          + ", ".join(f"{code} ×{n}" for code, n in reasons.most_common()))
     for c in report.comparisons:
         console.print(comparison_sentence(c))
     for g in report.gates:
         mark = "[green]holds[/]" if g.holds else "[red]FAILS[/]"
         console.print(f"gate {g.config}: pass rate {_pct(g.pass_rate)} >= {_pct(g.min_pass_rate)} {mark}")
+
+
+def first_error_counts(report: RunReport, config: str) -> Counter[str]:
+    """check/code of each failed sample's first error: why a configuration failed, at a glance
+    (the category columns count only loops, compile errors, undefined names and crashes)."""
+    return Counter(f"{first.check}/{first.code}" for s in report.samples_of(config)
+                   if s.verdict == "fail" and (first := s.first_error) is not None)
 
 
 # -- JSON -------------------------------------------------------------------------------------

@@ -227,3 +227,17 @@ def test_index_puts_the_notes_above_the_numbers_and_shows_screenshots_only_when_
     with_shot = report_of(outcome(1, "pass", screenshots=(str(shot),)), outcome(2, "fail", (NO_CODE,)))
     index = write_html(with_shot, tmp_path / "shots").read_text(encoding="utf-8")
     assert index.count("<th>screenshot</th>") == 1 and 'src="samples/img/1-0.png"' in index
+
+
+def test_terminal_table_says_what_each_configuration_failed_first_on() -> None:
+    import io
+
+    from pipeline.report import print_table
+
+    out = io.StringIO()
+    print_table(report_of(outcome(1, "fail", (NO_CODE, UNDEFINED)), outcome(2, "fail", (NO_CODE,)),
+                          outcome(3, "fail", (UNDEFINED,)), outcome(4, "pass"),
+                          outcome(5, "pass", config="clean")), out)
+    text = out.getvalue()
+    assert "cfg failed first on: extract/no-code-block ×2, names/undefined-name ×1" in text
+    assert "clean failed first on" not in text
