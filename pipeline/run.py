@@ -106,6 +106,8 @@ def resolve_model(spec: str) -> Path:
 
         return ensure_tiny_model()
     path = Path(spec).expanduser()
+    if path.is_dir():
+        raise UsageError(f"model {spec} is a folder; give a .gguf file (or 'tiny')")
     if not path.is_file():
         raise UsageError(f"model file {spec} does not exist (give a .gguf path, or 'tiny')")
     return path
@@ -275,7 +277,7 @@ def execute(plan: RunPlan, store: Store, *, command: Sequence[str] = (),
     try:
         with RunProgress(len(cells), enabled=progress) as live, ValidationPool(plan.jobs) as pool:
             _Runner(plan, store, run_id, live).execute(pool)
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM; a SIGKILLed run stays `running`
+    except BaseException:  # Ctrl-C, SIGTERM, a model that will not load; SIGKILL leaves `running`
         store.stop_run(run_id)
         raise
     report = build_report(store, run_id, min_pass_rate=min_pass_rate, notes=notes)

@@ -5,7 +5,7 @@ Where it lives: `--store PATH`, else `$GENCHECK_HOME/gencheck.db`, else
 
 - `runs`: one row per `gencheck run` (or gate) invocation, kept forever so the nightly job can
   say what changed since last night; its status is `running`, `finished`, or `stopped` (Ctrl-C,
-  SIGTERM; a SIGKILLed run stays `running`).
+  SIGTERM, an error; a SIGKILLed run stays `running`).
 - `samples`: one generated transcript, keyed by what decides its text (model sha256, prompt,
   sampler chain JSON, seed, engine and its version, generation options). Shared between runs:
   a sample is generated once and reused by every later run that asks for the same key.
@@ -198,7 +198,7 @@ class Store:
                        (now(), json.dumps(summary), run_id))
 
     def stop_run(self, run_id: int) -> None:
-        """A run ended early (Ctrl-C, SIGTERM): not `running` any more, and never `finished`."""
+        """A run ended early (Ctrl-C, SIGTERM, an error): not `running` any more, never `finished`."""
         with self.transaction() as db:
             db.execute("UPDATE runs SET status='stopped', finished_at=? WHERE id=?", (now(), run_id))
 

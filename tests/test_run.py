@@ -233,13 +233,23 @@ def test_gate_below_threshold_exits_one(tiny_model: Path, first_run: dict,
 
 
 @pytest.mark.parametrize("argv", [["--seeds", "0"], ["--preset", "no-such-preset"],
-                                  ["--model", "/nonexistent/model.gguf"], ["--jobs", "0"], ["--n-predict", "-5"],
+                                  ["--model", "/nonexistent/model.gguf"], ["--model", "."], ["--jobs", "0"], ["--n-predict", "-5"],
                                   ["--engine", "replay"]])
 def test_usage_errors_exit_two_with_one_line(argv: list[str], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, *argv, "--store", str(tmp_path / "s.db"))
     assert code == 2
     assert err.count("\n") == 1 and "error:" in err
+
+
+def test_a_model_llama_cpp_cannot_load_is_one_line_and_the_run_is_marked_stopped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "broken.gguf").write_text("not a model")
+    code, out, err = run_cli(capsys, "--model", str(tmp_path / "broken.gguf"), "--seeds", "1",
+                             "--no-smoke", "--store", str(tmp_path / "s.db"))
+    assert (code, out) == (2, "") and err.strip().splitlines()[-1].startswith("gencheck run: error:")
+    with Store(tmp_path / "s.db") as store:
+        assert [r["status"] for r in store.runs()] == ["stopped"]
 
 
 def test_bad_min_pass_rate_is_rejected_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
