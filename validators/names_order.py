@@ -8,8 +8,8 @@ binding comes later in the module (NameError). The classic generated-code form:
     def helper(): ...   # ...so this def never ran when main() needs it
 
 It follows a top-level statement into the module functions it calls by name, transitively
-(calling a class runs its own `__init__`). A `def` runs only its decorators and defaults when
-defined, a `class` its decorators, bases and body. Bodies of nested functions, lambdas and
+(calling a class runs its own `__init__`, `Game().run()` its own `run`). A `def` runs only its
+decorators and defaults when defined, a `class` its decorators, bases and body. Bodies of nested functions, lambdas and
 methods are not followed (they may run later), annotations neither (they may never run), and
 a name any function binds through `global` is left alone (when that runs is unknown), so what is
 reported is a read that certainly finds nothing bound whenever it runs during that statement.
@@ -70,9 +70,16 @@ def _module_order(
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
             callables.setdefault(statement.name, []).append(statement)
             labels.setdefault(statement.name, f"{statement.name}()")
-        elif isinstance(statement, ast.ClassDef) and (init := _plain_init(statement)):
-            callables.setdefault(statement.name, []).append(init)
-            labels.setdefault(statement.name, f"{statement.name}.__init__()")
+        elif isinstance(statement, ast.ClassDef):
+            for method_name, method in _certain_methods(statement).items():
+                # `Game()` runs __init__; `Game().run()` is followed as the call `Game.run`.
+                key = (
+                    statement.name
+                    if method_name == "__init__"
+                    else f"{statement.name}.{method_name}"
+                )
+                callables.setdefault(key, []).append(method)
+                labels.setdefault(key, f"{statement.name}.{method_name}()")
     bodies = {name: _function_body(defs) for name, defs in callables.items()}
 
     findings: list[Finding] = []
@@ -87,7 +94,7 @@ def _module_order(
             callee = pending.pop()
             if callee in visited or callee not in bodies:
                 continue
-            if first_binding.get(callee, index + 1) > index:
+            if first_binding.get(callee.split(".")[0], index + 1) > index:
                 continue  # calling a function not yet defined is itself the reported read
             visited.add(callee)
             reads += [(name, line, callee) for name, line in bodies[callee].reads]
@@ -257,13 +264,16 @@ def _function_body(defs: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> _Body:
     return body
 
 
-def _plain_init(cls: ast.ClassDef) -> ast.FunctionDef | None:
-    """The `__init__` that calling the class certainly runs: defined in the class itself, with
-    no `__new__` or metaclass that could return something else instead."""
+def _certain_methods(cls: ast.ClassDef) -> dict[str, ast.FunctionDef]:
+    """The methods a call of the class (`__init__`) or of a method on a fresh instance
+    certainly runs: defined in the class itself and undecorated, with no `__new__` or
+    metaclass that could return something else instead."""
     if cls.keywords:
-        return None
+        return {}
     methods = {s.name: s for s in cls.body if isinstance(s, ast.FunctionDef)}
-    return None if "__new__" in methods else methods.get("__init__")
+    if "__new__" in methods:
+        return {}
+    return {name: method for name, method in methods.items() if not method.decorator_list}
 
 
 def _statement_body(statement: ast.stmt) -> _Body:
@@ -293,9 +303,13 @@ def _collect(statements: Sequence[ast.AST], local: set[str], body: _Body) -> Non
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             if node.id not in local and node.id not in comprehension_vars:
                 body.reads.append((node.id, node.lineno))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id not in local:
-                body.calls.add(node.func.id)
+        elif isinstance(node, ast.Call):
+            match node.func:
+                case ast.Name(id=callee) if callee not in local:
+                    body.calls.add(callee)
+                case ast.Attribute(value=ast.Call(func=ast.Name(id=cls)), attr=method):
+                    if cls not in local:
+                        body.calls.add(f"{cls}.{method}")  # `Game().run()`
 
 
 def _own_nodes(statements: Sequence[ast.AST]) -> Iterator[ast.AST]:

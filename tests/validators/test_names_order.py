@@ -131,6 +131,17 @@ CAUGHT = {
         "print(WIDTH)\nWIDTH = 400\n",
         ["names/used-before-binding@1"],
     ),
+    "method_run_on_a_fresh_instance_reads_a_constant_bound_later": (
+        """
+        class Game:
+            def run(self):
+                return FPS
+
+        Game().run()
+        FPS = 60
+        """,
+        ["names/used-before-binding@3"],
+    ),
 }
 
 # ------------------------------------------------------------ must NOT be flagged
@@ -293,6 +304,27 @@ CLEAN = {
 
         def make_font():
             return None
+        """,
+    "a_method_of_an_instance_made_earlier_is_not_followed_by_name": """
+        class Game:
+            def run(self):
+                return FPS
+
+        game = Game()
+        FPS = 60
+        game.run()
+        """,
+    "a_decorated_method_may_be_replaced": """
+        def replaced(f):
+            return lambda self: None
+
+        class Game:
+            @replaced
+            def run(self):
+                return FPS
+
+        Game().run()
+        FPS = 60
         """,
     "global_shadowing_a_builtin_falls_back_to_it": """
         def peak(values):
