@@ -170,10 +170,13 @@ class Store:
         """Apply every migration not yet recorded, each in its own transaction; return their names."""
         self.db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         applied = []
+        done = set(self.applied_migrations())  # a read: opening an up-to-date store writes nothing
         for name, apply in store_schema.MIGRATIONS:
+            if name in done:
+                continue
             with self.transaction() as db:
                 if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                    continue
+                    continue  # another process applied it since
                 apply(db)
                 db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, now()))
                 applied.append(name)

@@ -311,3 +311,20 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run(
                              "answer_flappy_shapes.txt"), "--no-smoke", "--store", "s.db", *outputs)
     assert (code, out) == (2, "") and err.count("\n") == 1
     assert not (tmp_path / "s.db").exists(), "the run started before the outputs were checked"
+
+
+def test_two_runs_on_one_store_at_once_both_finish_and_share_every_sample(tmp_path: Path) -> None:
+    store_path = tmp_path / "shared.db"  # created by whichever run opens it first
+    argv = [sys.executable, "-m", "pipeline.cli", "run", "--engine", "replay", "--model",
+            str(REPO / "fixtures" / "corpus" / "answer_flappy_shapes.txt"), "--seeds", "4",
+            "--no-smoke", "--jobs", "1", "--store", str(store_path), "--json"]
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+            for _ in range(2)]
+    results = [(proc.communicate(timeout=300), proc.returncode) for proc in runs]
+    for (out, err), code in results:
+        assert code == 0, err
+        assert json.loads(out)["configs"][0]["total"] == 4
+    with Store(store_path) as store:
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store.sample_count() == 4
+        assert [r["status"] for r in store.runs()] == ["finished", "finished"]
