@@ -28,6 +28,7 @@ RUFF_TIMEOUT_S = 30.0
 NON_RULE_CODES = frozenset({"ruff-failed"})
 
 
+@functools.cache
 def selected_rules() -> tuple[str, ...]:
     return tuple(c.code for c in CATALOGUE if c.check == "lint" and c.code not in NON_RULE_CODES)
 
@@ -66,31 +67,11 @@ def ruff_command(stdin_filename: str | None = "program.py") -> list[str]:
 
 def check_lint(code: str) -> list[Finding]:
     """ruff over one program given on stdin."""
-    try:
-        proc = subprocess.run(
-            ruff_command(),
-            input=code.encode("utf-8", "surrogatepass"),
-            capture_output=True,
-            timeout=RUFF_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return [finding("lint/ruff-failed", f"ruff did not finish in {RUFF_TIMEOUT_S:.0f} s")]
-    except UnicodeEncodeError as exc:
-        return [finding("lint/ruff-failed", f"the program cannot be encoded for ruff: {exc}")]
-    # Exit 0: clean, 1: diagnostics found; anything else is ruff itself failing.
-    if proc.returncode not in (0, 1):
-        stderr = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        return [
-            finding(
-                "lint/ruff-failed", f"ruff exited {proc.returncode}: {stderr[-1] if stderr else ''}"
-            )
-        ]
-    try:
-        diagnostics = json.loads(proc.stdout or b"[]")
-    except json.JSONDecodeError as exc:
-        return [finding("lint/ruff-failed", f"ruff printed no JSON: {exc}")]
-    return findings_from_diagnostics(diagnostics)
+    # utf-8 with surrogatepass encodes every str, lone surrogates included.
+    result = _ruff_diagnostics(
+        ruff_command(), code.encode("utf-8", "surrogatepass"), RUFF_TIMEOUT_S
+    )
+    return [result] if isinstance(result, Finding) else findings_from_diagnostics(result)
 
 
 def check_lint_many(codes: Sequence[str]) -> list[list[Finding]]:
@@ -104,28 +85,40 @@ def check_lint_many(codes: Sequence[str]) -> list[list[Finding]]:
             path = Path(tmp) / f"program_{index:06d}.py"
             path.write_bytes(code.encode("utf-8", "surrogatepass"))
             paths.append(path)
-        try:
-            proc = subprocess.run(
-                ruff_command(None) + [str(p) for p in paths],
-                capture_output=True,
-                timeout=RUFF_TIMEOUT_S + len(codes) * 0.05,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            failed = finding("lint/ruff-failed", "ruff did not finish in time")
-            return [[failed] for _ in codes]
-        if proc.returncode not in (0, 1):
-            failed = finding("lint/ruff-failed", f"ruff exited {proc.returncode}")
-            return [[failed] for _ in codes]
-        by_file: dict[str, list[Mapping[str, Any]]] = {}
-        for diagnostic in json.loads(proc.stdout or b"[]"):
-            by_file.setdefault(Path(diagnostic.get("filename", "")).name, []).append(diagnostic)
-        return [findings_from_diagnostics(by_file.get(p.name, [])) for p in paths]
+        command = ruff_command(None) + [str(p) for p in paths]
+        result = _ruff_diagnostics(command, None, RUFF_TIMEOUT_S + len(codes) * 0.05)
+    if isinstance(result, Finding):
+        return [[result] for _ in codes]
+    by_file: dict[str, list[Mapping[str, Any]]] = {}
+    for diagnostic in result:
+        by_file.setdefault(Path(diagnostic.get("filename", "")).name, []).append(diagnostic)
+    return [findings_from_diagnostics(by_file.get(p.name, [])) for p in paths]
+
+
+def _ruff_diagnostics(
+    command: list[str], stdin: bytes | None, timeout_s: float
+) -> list[Mapping[str, Any]] | Finding:
+    """ruff's JSON diagnostics, or a `lint/ruff-failed` finding saying why there are none."""
+    try:
+        proc = subprocess.run(
+            command, input=stdin, capture_output=True, timeout=timeout_s, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return finding("lint/ruff-failed", f"ruff did not finish in {timeout_s:.0f} s")
+    # Exit 0: clean, 1: diagnostics found; anything else is ruff itself failing.
+    if proc.returncode not in (0, 1):
+        stderr = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        last = stderr[-1] if stderr else ""
+        return finding("lint/ruff-failed", f"ruff exited {proc.returncode}: {last}")
+    try:
+        return json.loads(proc.stdout or b"[]")
+    except json.JSONDecodeError as exc:
+        return finding("lint/ruff-failed", f"ruff printed no JSON: {exc}")
 
 
 def findings_from_diagnostics(diagnostics: Sequence[Mapping[str, Any]]) -> list[Finding]:
     """ruff JSON diagnostics -> findings; syntax errors (code null) are compile's to report."""
-    rules = set(selected_rules())
+    rules = selected_rules()
     findings: list[Finding] = []
     for diagnostic in diagnostics:
         rule = diagnostic.get("code")

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.codes import CATALOGUE
+from pipeline.findings import Finding
 from tests.helpers import assert_findings
-from validators.lint import check_lint, check_lint_many, ruff_binary, selected_rules
+from validators.lint import (
+    _ruff_diagnostics,
+    check_lint,
+    check_lint_many,
+    ruff_binary,
+    selected_rules,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -87,4 +95,20 @@ def test_a_syntax_error_is_not_a_lint_finding() -> None:
 
 def test_odd_input_becomes_findings_never_an_exception() -> None:
     for program in ["\x00\x01", "\ud800 = 1\n", "x = '" + "a" * 100000 + "'\n"]:
-        check_lint(program)
+        assert all(f.check == "lint" for f in check_lint(program))
+
+
+def test_ruff_failing_is_a_warning_finding_not_an_exception() -> None:
+    # The real ruff refusing an unknown rule: exit 2, which is ruff failing, not a verdict.
+    refused = _ruff_diagnostics(
+        [ruff_binary(), "check", "--select", "NOPE999", "-"], b"x = 1\n", 30
+    )
+    assert isinstance(refused, Finding) and refused.key == "lint/ruff-failed"
+    assert refused.severity == "warning" and "exited 2" in refused.message
+
+
+def test_ruff_not_finishing_in_time_is_a_ruff_failed_finding() -> None:
+    stuck = [sys.executable, "-c", "import time; time.sleep(10)"]
+    stopped = _ruff_diagnostics(stuck, None, 0.3)
+    assert isinstance(stopped, Finding) and stopped.key == "lint/ruff-failed"
+    assert "did not finish" in stopped.message
