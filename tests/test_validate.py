@@ -80,7 +80,13 @@ def test_missing_file_and_directory_are_usage_errors(tmp_path: Path) -> None:
 def test_undecodable_bytes_become_findings_not_errors(tmp_path: Path) -> None:
     path = tmp_path / "bin.txt"
     path.write_bytes(b"\xff\xfe\x00garbage```python\n\xff\n```")
-    assert validate_path(path, smoke=False).verdict == "fail"
+    assert [f.key for f in validate_path(path, smoke=False).findings] == [
+        "transcript/cut-in-fence@3",  # `garbage```python` opens nothing; line 3's ``` does
+        "extract/unclosed-fence@3",
+    ]
+    path.write_bytes(b"\xff\xfe\ngarbage\n```python\nx = 1  # \xff\n```\n")
+    result = validate_path(path, smoke=False)
+    assert result.verdict == "pass" and result.code == "x = 1  # \ufffd\n"
 
 
 def test_a_transcript_whose_prompt_opened_think_has_no_answer_until_it_closes() -> None:
