@@ -69,14 +69,15 @@ def check_names(code: str) -> list[Finding]:
     # The tree is ours alone, so libcst need not deep-copy it (the copy is the slow part).
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     try:
-        return NameAnalysis(wrapper).findings()
+        return NameAnalysis(wrapper, code).findings()
     except RecursionError:
         return [finding("names/parse-failed", "the program is nested too deeply to analyse")]
 
 
 class NameAnalysis:
-    def __init__(self, wrapper: MetadataWrapper) -> None:
+    def __init__(self, wrapper: MetadataWrapper, code: str) -> None:
         self.wrapper = wrapper
+        self.code = code  # the source as given: rendering it back from the tree costs ~5 ms
         self.scopes, collector = resolve_scopes(wrapper)
         self._positions: Mapping[cst.CSTNode, CodeRange] | None = None
         # Binding nodes that read their own name first: `x += 1` and `x = f(x)`.
@@ -123,7 +124,7 @@ class NameAnalysis:
         if not masked:
             errors += [
                 f
-                for f in check_binding_order(self.wrapper.module.code)
+                for f in check_binding_order(self.code)
                 if (f.details.get("name"), f.line) not in flagged
             ]
         return sorted(errors, key=lambda f: (f.line or 0, f.message)) + self._warnings(masked)
