@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from validators.colour_families import is_dark
+from validators.harness import play_view as pv
 
 Op = list[Any]
 Frame = dict[str, Any]
@@ -69,11 +70,7 @@ def drawn(frames: Sequence[Frame]) -> list[Frame]:
 
 def background(frame: Frame, window: Sequence[int]) -> tuple[int, int, int] | None:
     """The colour of the first op that covers (nearly) the whole window."""
-    area = window[0] * window[1]
-    for s in shapes(frame):
-        if s.w * s.h >= 0.9 * area and s.x <= 1 and s.y <= 1:
-            return s.rgb
-    return None
+    return next((s.rgb for s in shapes(frame) if pv.is_backdrop(s, window)), None)
 
 
 @dataclass(frozen=True)
@@ -174,6 +171,4 @@ def pipe_pairs(frame: Frame, window: Sequence[int]) -> list[PipePair]:
 
 def land(frame: Frame, window: Sequence[int]) -> list[Shape]:
     """Filled shapes spanning most of the width and reaching the bottom edge (not the sky)."""
-    width, height = window
-    return [s for s in shapes(frame)
-            if s.w >= 0.8 * width and s.y + s.h >= height - 2 and s.y > 0.5 * height]
+    return [s for s in shapes(frame) if pv.is_land_band(s, window)]

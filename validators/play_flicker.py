@@ -53,15 +53,12 @@ def region_changes(run: Played) -> dict[str, list[tuple[int, bool]]]:
 
 
 def _background(shapes: list[pv.Box], window: tuple[int, int]) -> pv.Box | None:
-    area = window[0] * window[1]
-    return next((s for s in shapes if s.w * s.h >= 0.9 * area and s.x <= 1 and s.y <= 1
-                 and s.rgb != pv.UNKNOWN), None)
+    return next((s for s in shapes if pv.is_backdrop(s, window) and s.rgb != pv.UNKNOWN), None)
 
 
 def _land(shapes: list[pv.Box], window: tuple[int, int]) -> pv.Box | None:
-    """The widest band along the bottom (as draw_record.land reads it)."""
-    width, height = window
-    bands = [s for s in shapes if s.w >= 0.8 * width and s.bottom >= height - 2 and s.y > 0.5 * height]
+    """The widest band along the bottom."""
+    bands = [s for s in shapes if pv.is_land_band(s, window)]
     return max(bands, key=lambda s: s.w * s.h) if bands else None
 
 

@@ -11,7 +11,7 @@ An op is [kind, rgb, [x, y, w, h], width, extra] (see harness_record.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 FILLED_KINDS = ("rect", "circle", "ellipse", "polygon")
 UNKNOWN = (-1, -1, -1)    # the colour of a blitted surface: the record does not know it
@@ -86,12 +86,36 @@ def boxes(ops: Iterable[Sequence[Any]]) -> list[Box]:
     return found
 
 
+class Placed(Protocol):
+    """Anything drawn at a place: a Box here, a draw_record.Shape in the requirement checks."""
+
+    @property
+    def x(self) -> int: ...
+    @property
+    def y(self) -> int: ...
+    @property
+    def w(self) -> int: ...
+    @property
+    def h(self) -> int: ...
+
+
+def is_land_band(b: Placed, window: Sequence[int]) -> bool:
+    """The land: a band across most of the width, in the lower half, down to the bottom edge.
+    The one reading of "land" for the autopilot, the requirement checks and the play checks."""
+    width, height = window
+    return b.w >= 0.8 * width and b.y > 0.5 * height and b.y + b.h >= height - 2
+
+
+def is_backdrop(b: Placed, window: Sequence[int]) -> bool:
+    """The background: a shape covering (nearly) the whole window from its top-left corner."""
+    return b.w * b.h >= 0.9 * window[0] * window[1] and b.x <= 1 and b.y <= 1
+
+
 def land_top(shapes: Sequence[Box], window: Sequence[int]) -> int:
     """Where the land begins: the top of the widest band along the bottom (the window's
     bottom when there is none)."""
-    width, height = window
-    tops = [b.y for b in shapes if b.w >= 0.8 * width and b.y > 0.5 * height and b.bottom >= height - 2]
-    return min(tops) if tops else height
+    tops = [b.y for b in shapes if is_land_band(b, window)]
+    return min(tops) if tops else window[1]
 
 
 def is_small(b: Box, window: Sequence[int]) -> bool:
