@@ -67,7 +67,9 @@ def test_list_shows_runs_and_their_configurations(store: Path, capsys: pytest.Ca
 
 
 @pytest.mark.parametrize("argv", [["only-one"], ["nope", "answer_flappy_shapes"], [],
-                                  ["--runs", "1", "99"], ["a", "b", "--alpha", "2"]])
+                                  ["--runs", "1", "99"], ["a", "b", "--alpha", "2"],
+                                  ["answer_flappy_shapes", "answer_flappy_globals", "--fail-if-worse",
+                                   "--alternative", "greater"]])
 def test_usage_errors_exit_two(store: Path, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = compare(capsys, store, *argv)
     assert code == 2 and err.count("\n") == 1

@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.alpha < 1:
         raise UsageError(f"--alpha must lie between 0 and 1, not {args.alpha}")
+    if args.fail_if_worse and args.alternative == "greater":
+        raise UsageError("--fail-if-worse asks whether B is worse, which --alternative greater "
+                         "never finds; use two-sided or less")
     modes = sum([bool(args.configs), args.runs is not None, args.last, args.list])
     if modes != 1:
         raise UsageError("give two configurations (A B), or --runs A B, or --last, or --list")
