@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.codes import finding
 from pipeline.errors import UsageError
 from pipeline.findings import Finding
-from validators.sandbox import Limits, Sandbox, SandboxResult, choose_tier
+from validators.sandbox import Limits, Sandbox, SandboxResult, choose_tier, claims
 from validators.scenarios import Scenario, SmokeSettings, load_scenarios
 from validators.smoke_files import (
     keep_screenshots,
@@ -86,7 +86,11 @@ class SmokeReport:
     requirements_score: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"sandbox_tier": self.sandbox_tier, "scenarios": self.scenarios,
+        # what the tier promised on this machine: the basic tier as root, say, has no
+        # "no-network", and a reader of the result must not have to know that
+        data: dict[str, Any] = {"sandbox_tier": self.sandbox_tier,
+                                "sandbox_guarantees": sorted(claims(self.sandbox_tier)),
+                                "scenarios": self.scenarios,
                                 "screenshots": [str(p) for p in self.screenshots]}
         if self.requirements_score:
             data["requirements"] = "{}/{}".format(*self.requirements_score)

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.errors import UsageError
 from pipeline.findings import verdict
-from validators.sandbox import SandboxResult, available_tiers, choose_tier
+from validators.sandbox import SandboxResult, available_tiers, choose_tier, claims
 from validators.scenarios import Scenario, SmokeSettings
 from validators.smoke import ScenarioRun, classify, merge_findings
 
@@ -143,6 +143,8 @@ def test_gencheck_validate_writes_screenshots_and_reports_the_tier(tmp_path, cap
     assert main(["validate", str(game), "--screenshots", str(shots), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert result["details"]["sandbox_tier"] == available_tiers()[-1]
+    assert result["details"]["sandbox_guarantees"] == sorted(claims(available_tiers()[-1]))
+    assert {"memory", "wall-clock", "no-survivor"} <= set(result["details"]["sandbox_guarantees"])
     assert result["details"]["requirements"] == "8/8"
     assert {Path(p).name for p in result["details"]["screenshots"]} == {p.name for p in shots.iterdir()}
     assert "play-restart-q-last.png" in {p.name for p in shots.iterdir()}
