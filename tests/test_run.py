@@ -35,7 +35,7 @@ def first_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     store = out / "store.db"
     argv = ["run", "--model", str(tiny_model), *MATRIX, "--store", str(store), "--json",
             "--junit", str(out / "junit.xml"), "--report", str(out / "html"),
-            "--markdown", str(out / "summary.md")]
+            "--markdown", str(out / "step" / "summary.md")]  # a folder not made yet
     proc = subprocess.run([sys.executable, "-m", "pipeline.cli", *argv], capture_output=True,
                           text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
@@ -89,7 +89,7 @@ def test_html_report_links_every_sample_page(first_run: dict) -> None:
 
 
 def test_markdown_summary_holds_the_table(first_run: dict) -> None:
-    text = (first_run["dir"] / "summary.md").read_text(encoding="utf-8")
+    text = (first_run["dir"] / "step" / "summary.md").read_text(encoding="utf-8")
     assert "| unsloth-qwq | " in text and "Fisher's exact" in text
 
 

@@ -183,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
         if args.junit:
             reports.write_junit(result, args.junit)
         if args.markdown:
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)  # as --junit and --report do
             with args.markdown.open("a", encoding="utf-8") as handle:  # a step summary is appended to
                 handle.write(reports.to_markdown(result))
         if args.report:
