@@ -64,9 +64,11 @@ def test_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
-def test_a_directory_stands_for_its_files_and_skips_sidecars(tmp_path: Path) -> None:
+def test_a_directory_stands_for_its_files_and_skips_sidecars_and_screenshots(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("x = 1\nprint(x)\n")
     (tmp_path / "a.py.json").write_text("{}")
+    (tmp_path / "shots").mkdir()
+    (tmp_path / "shots" / "a-frame-1.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     proc = gencheck("--json", "--no-smoke", str(tmp_path))
     assert proc.returncode == 0
     assert [r["source"] for r in json.loads(proc.stdout)["results"]] == [str(tmp_path / "a.py")]

@@ -17,8 +17,9 @@ from pipeline.findings import first_error
 if TYPE_CHECKING:
     from pipeline.validate import SampleResult
 
-# Files a directory argument contributes: model output, never our own metadata sidecars.
-SKIPPED_SUFFIXES = frozenset({".json"})
+# Files a directory argument contributes: model output, never our own metadata sidecars or
+# the smoke run's screenshots (`--screenshots` may well point inside the folder validated).
+SKIPPED_SUFFIXES = frozenset({".json", ".png"})
 # Checks whose lines are lines of the extracted program (the others point into the transcript).
 PROGRAM_CHECKS = frozenset({"compile", "lint", "names", "smoke"})
 
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(unclosed <think>, cut fence, loop), extraction, compile, ruff, undefined names and, "
         "unless --no-smoke, a sandboxed headless smoke run. A .py file is validated as code, "
         "anything else as a model transcript. A directory stands for the files under it "
-        "(metadata .json sidecars skipped). Exit 0 when all pass, 1 when any fails, 2 on a "
+        "(hidden files, .json sidecars and .png screenshots skipped). Exit 0 when all pass, 1 when any fails, 2 on a "
         "usage error.",
     )
     parser.add_argument(
