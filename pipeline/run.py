@@ -176,7 +176,8 @@ class _Runner:
         self.key_options = {
             "n_predict": plan.n_predict, "prompt_sha256": sha256_text(plan.prompt.wrapped()),
             **{k: v for k, v in plan.engine_options.items() if k in TEXT_CHANGING_OPTIONS}}
-        self.artifacts = store.path.parent / "artifacts"
+        # Absolute: the screenshot paths recorded in the store must hold from any folder.
+        self.artifacts = store.path.resolve().parent / "artifacts"
         self.starts_in_think = prompt_opens_think(plan.prompt.wrapped())
         self.validation_options = {"smoke": plan.smoke, "starts_in_think": self.starts_in_think}
         self._engine: Engine | None = None

@@ -164,11 +164,19 @@ def probe_images(page: Path, profile: Path) -> tuple[int, list[str]]:
 
 @pytest.fixture(scope="module")
 def html_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real run (a recorded healthy game replayed, smoke run included) written as HTML."""
+    """A real run (a recorded healthy game replayed, smoke run included) written as HTML.
+
+    The store is named relative to the folder the run starts in, and the report is written by a
+    second run from another folder: the screenshots recorded by the first must still be found.
+    """
     out = tmp_path_factory.mktemp("html-report")
-    code = main(["run", "--engine", "replay", "--model", str(HEALTHY), "--seeds", "1", "--jobs", "1",
-                 "--store", str(out / "store.db"), "--report", str(out / "html"), "--json"])
-    assert code == 0
+    (out / "elsewhere").mkdir()
+    argv = ["run", "--engine", "replay", "--model", str(HEALTHY), "--seeds", "1", "--jobs", "1", "--json"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(out)
+        assert main([*argv, "--store", "store.db"]) == 0
+        patch.chdir(out / "elsewhere")
+        assert main([*argv, "--store", "../store.db", "--report", str(out / "html")]) == 0
     return out / "html"
 
 
