@@ -154,26 +154,31 @@ def _snap_to_line_start(tail: str, onset: int, period: int) -> int:
 
 
 def low_diversity_tail(tail: str, base: int, cfg: RepetitionDetector) -> LoopSignal | None:
-    """The last `diversity_lines` non-blank lines are a few lines over and over."""
-    lines = tail.split("\n")[:-1]  # the last line is still being written
-    recent: list[tuple[int, str]] = []
-    offset = len(tail)
+    """The last `diversity_lines` non-blank lines are a few lines over and over; the loop is
+    reported from the first line of that run (it may reach back past those lines)."""
+    *lines, partial = tail.split("\n")  # the last line is still being written
+    distinct: set[str] = set()
+    onset = None
+    nonblank = 0
+    start = len(tail) - len(partial)
     for line in reversed(lines):
-        offset -= len(line) + 1
-        if line.strip():
-            recent.append((offset, line.strip()))
-            if len(recent) == cfg.diversity_lines:
-                break
-    if len(recent) < cfg.diversity_lines:
+        start -= len(line) + 1  # where this line begins in the tail
+        text = line.strip()
+        if not text:
+            continue
+        if nonblank < cfg.diversity_lines:
+            distinct.add(text)
+            nonblank += 1
+            if len(distinct) > cfg.max_distinct_lines:
+                return None
+        elif text not in distinct:
+            break  # the run of a few lines begins after this one
+        onset = start
+    if nonblank < cfg.diversity_lines or onset is None:
         return None
-    distinct = {text for _, text in recent}
-    if len(distinct) > cfg.max_distinct_lines:
-        return None
-    chars = sum(len(text) for text in distinct)
-    onset = recent[-1][0] - 1 if recent[-1][0] > 0 else 0
     return LoopSignal(
-        base + max(onset, 0),
-        chars,
+        base + onset,
+        sum(len(text) for text in distinct),
         f"the last {cfg.diversity_lines} non-blank lines are only {len(distinct)} distinct lines",
     )
 

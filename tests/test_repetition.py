@@ -107,6 +107,18 @@ def test_a_few_lines_in_no_fixed_order_trip_the_diversity_signal() -> None:
     text = INTRO + "".join(rng.choice(variants) + "\n" for _ in range(200))
     signal = find_loop(text)
     assert signal is not None and "distinct lines" in signal.reason
+    assert signal.onset_char == len(INTRO)  # from the run's first line, not 60 lines back
+
+
+def test_the_diversity_onset_is_a_line_start_even_mid_line() -> None:
+    import random
+
+    rng = random.Random(7)
+    variants = ["Check the pipe.", "Check the bird.", "Check the score.", "Hmm."]
+    text = INTRO + "".join(rng.choice(variants) + "\n" for _ in range(100)) + "Check the"
+    signal = RepetitionDetector(window_chars=1024, max_period=200).feed(text)
+    assert signal is not None and "distinct lines" in signal.reason
+    assert signal.onset_char > 0 and text[signal.onset_char - 1] == "\n"
 
 
 def test_a_loop_the_text_leaves_is_not_reported() -> None:
