@@ -176,8 +176,9 @@ class _Runner:
         self.key_options = {
             "n_predict": plan.n_predict, "prompt_sha256": sha256_text(plan.prompt.wrapped()),
             **{k: v for k, v in plan.engine_options.items() if k in TEXT_CHANGING_OPTIONS}}
-        # Absolute: the screenshot paths recorded in the store must hold from any folder.
-        self.artifacts = store.path.resolve().parent / "artifacts"
+        # Named after the store, so `--store results.db` never takes over a generic ./artifacts/;
+        # absolute, so the screenshot paths recorded in the store hold from any folder.
+        self.artifacts = artifacts_dir(store.path)
         self.starts_in_think = prompt_opens_think(plan.prompt.wrapped())
         self.validation_options = {"smoke": plan.smoke, "starts_in_think": self.starts_in_think}
         self._engine: Engine | None = None
@@ -310,13 +311,19 @@ class ConfigResult:
         return self.summary.pass_rate
 
 
+def artifacts_dir(store_path: Path) -> Path:
+    """Where a store's smoke-run screenshots go: `results.db` -> `results-artifacts/` beside it."""
+    resolved = store_path.resolve()
+    return resolved.with_name(f"{resolved.stem}-artifacts")
+
+
 def run_gate_config(*, model: Path | str, config: str | SamplerChain | Configuration, seeds: int,
                     engine: str = "embedded", store_path: Path | None = None,
                     prompt: str | None = None, smoke: bool = True, n_predict: int | None = None,
                     jobs: int | None = None) -> ConfigResult:
     """Generate (or reuse) and validate one configuration over seeds 1..N; return its result.
 
-    Screenshots live beside the store (artifacts/), where later reports find them."""
+    Screenshots live beside the store (see artifacts_dir), where later reports find them."""
     if isinstance(config, str):
         configuration_ = configuration(config)
     elif isinstance(config, SamplerChain):

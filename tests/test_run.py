@@ -328,3 +328,9 @@ def test_two_runs_on_one_store_at_once_both_finish_and_share_every_sample(tmp_pa
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert store.sample_count() == 4
         assert [r["status"] for r in store.runs()] == ["finished", "finished"]
+
+
+def test_screenshots_go_beside_the_store_under_its_own_name(tmp_path: Path) -> None:
+    from pipeline.run import artifacts_dir
+
+    assert artifacts_dir(tmp_path / "results.db") == (tmp_path / "results-artifacts").resolve()
