@@ -10,7 +10,9 @@ names case is not disturbed by a lint warning about an unused variable.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+
+from hypothesis import strategies as st
 
 from pipeline.findings import Finding
 from validators import GATING_CHECK, STATIC_VALIDATORS
@@ -46,3 +48,25 @@ def assert_findings(
 def assert_names(source: str, *expected: str) -> None:
     """A names-only case (compile still gates: a case that does not compile fails loudly)."""
     assert_findings(source, *expected, checks=("compile", "names"))
+
+
+# The pieces every generated transcript can hold besides its own: reasoning tags and stray fences.
+TRANSCRIPT_MARKERS: dict[str, st.SearchStrategy[str]] = {
+    "think": st.just("<think>\n"),
+    "unthink": st.just("</think>\n"),
+    "fence": st.sampled_from(["```\n", "```python\n", "~~~\n", "````\n", "  ```py\n"]),
+}
+
+
+def draw_transcript(
+    draw: st.DrawFn, pieces: Mapping[str, st.SearchStrategy[str]], max_parts: int
+) -> str:
+    """Up to `max_parts` pieces of the kinds given (plus TRANSCRIPT_MARKERS), joined, with
+    `\n` or `\r\n` line ends: the shape of the transcripts the property tests generate."""
+    kinds = {**TRANSCRIPT_MARKERS, **pieces}
+    names = sorted(kinds)
+    parts = [
+        draw(kinds[draw(st.sampled_from(names))]) for _ in range(draw(st.integers(0, max_parts)))
+    ]
+    text = "".join(parts)
+    return text.replace("\n", "\r\n") if draw(st.booleans()) else text

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.extract import extract_program, fenced_blocks, parses_as_python
+from tests.helpers import draw_transcript
 
 GAME = "import pygame\nprint('game')\n"
 
@@ -125,23 +126,14 @@ prose = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
 
 @st.composite
 def transcripts(draw: st.DrawFn) -> str:
-    parts: list[str] = []
-    for _ in range(draw(st.integers(0, 5))):
-        kind = draw(st.sampled_from(["prose", "block", "think", "unthink", "fence", "indent"]))
-        if kind == "prose":
-            parts.append(draw(prose))
-        elif kind == "block":
-            parts.append(f"```{draw(fence_label)}\n{draw(snippet)}```\n")
-        elif kind == "think":
-            parts.append("<think>\n")
-        elif kind == "unthink":
-            parts.append("</think>\n")
-        elif kind == "fence":
-            parts.append(draw(st.sampled_from(["```\n", "```python\n", "~~~\n", "````\n"])))
-        else:
-            parts.append(f"  ```{draw(fence_label)}\n  {draw(snippet)}  ```\n")
-    text = "".join(parts)
-    return text.replace("\n", "\r\n") if draw(st.booleans()) else text
+    pieces = {
+        "prose": prose,
+        "block": st.builds(lambda label, code: f"```{label}\n{code}```\n", fence_label, snippet),
+        "indent": st.builds(
+            lambda label, code: f"  ```{label}\n  {code}  ```\n", fence_label, snippet
+        ),
+    }
+    return draw_transcript(draw, pieces, max_parts=5)
 
 
 @settings(max_examples=300, deadline=None)

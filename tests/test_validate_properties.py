@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from pipeline.extract import extract_program
 from pipeline.findings import Finding
 from pipeline.validate import validate_text
+from tests.helpers import draw_transcript
 from validators.lint import check_lint_many
 from validators.names import check_names
 from validators.syntax import check_compile
@@ -95,27 +96,15 @@ LABELS = st.sampled_from(["python", "py", "Python", "", "bash", "text"])
 
 @st.composite
 def transcripts(draw: st.DrawFn) -> str:
-    parts: list[str] = []
-    for _ in range(draw(st.integers(0, 6))):
-        kind = draw(
-            st.sampled_from(["prose", "block", "garbled", "think", "unthink", "fence", "loop"])
-        )
-        if kind == "prose":
-            parts.append(draw(st.text(max_size=60)))
-        elif kind == "block":
-            parts.append(f"```{draw(LABELS)}\n{draw(programs())}```\n")
-        elif kind == "garbled":
-            parts.append(f"```{draw(LABELS)}\n{draw(programs())}{draw(GARBLE)}```\n")
-        elif kind == "think":
-            parts.append("<think>\n")
-        elif kind == "unthink":
-            parts.append("</think>\n")
-        elif kind == "fence":
-            parts.append(draw(st.sampled_from(["```\n", "```python\n", "  ```py\n"])))
-        else:
-            parts.append(draw(st.text(min_size=1, max_size=12)) * draw(st.integers(2, 80)))
-    text = "".join(parts)
-    return text.replace("\n", "\r\n") if draw(st.booleans()) else text
+    block = st.builds(lambda label, code: f"```{label}\n{code}```\n", LABELS, programs())
+    garbled = st.builds(
+        lambda label, code, garble: f"```{label}\n{code}{garble}```\n", LABELS, programs(), GARBLE
+    )
+    loop = st.builds(
+        lambda unit, times: unit * times, st.text(min_size=1, max_size=12), st.integers(2, 80)
+    )
+    pieces = {"prose": st.text(max_size=60), "block": block, "garbled": garbled, "loop": loop}
+    return draw_transcript(draw, pieces, max_parts=6)
 
 
 def static_without_ruff(text: str) -> list[Finding]:
