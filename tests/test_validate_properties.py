@@ -185,6 +185,7 @@ def run_traced(code: str) -> tuple[set[int], BaseException | None, int | None]:
         return trace
 
     compiled = compile(code, "<generated>", "exec")
+    previous = sys.gettrace()  # a coverage or debugger tracer gets its place back
     sys.settrace(trace)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -193,7 +194,7 @@ def run_traced(code: str) -> tuple[set[int], BaseException | None, int | None]:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<generated>"]
         return started, exc, frames[-1].lineno if frames else None
     finally:
-        sys.settrace(None)
+        sys.settrace(previous)
     return started, None, None
 
 
