@@ -180,7 +180,9 @@ def run_traced(code: str) -> tuple[set[int], BaseException | None, int | None]:
     started: set[int] = set()
 
     def trace(frame: FrameType, event: str, arg: object) -> object:
-        if frame.f_code.co_filename == "<generated>" and event == "line":
+        if frame.f_code.co_filename != "<generated>":
+            return None  # print() and the like: not followed line by line
+        if event == "line":
             started.add(frame.f_lineno)
         return trace
 
