@@ -12,7 +12,8 @@ namespaces (read-only root, private /tmp and /proc, no network, a PID namespace 
 it) with whichever of seccomp and Landlock work here. claims(tier) says what a tier promises.
 
 The tier used is in every result. A caller may demand a minimum (`min_tier`); below it the run
-is refused with a UsageError, never silently weakened.
+is refused with a UsageError, never silently weakened. A program the supervisor could not start
+under the tier's confinement raises SandboxError (no result, so no verdict on the program).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 from types import TracebackType
 
 from pipeline.errors import UsageError
-from validators.untrusted import is_int, is_number, optional, read_json_object, read_text
+from validators.untrusted import is_int, is_number, is_str, optional, read_json_object, read_text
 
 TIERS: tuple[str, ...] = ("basic", "seccomp", "landlock", "bwrap")
 
@@ -72,13 +73,22 @@ _OUTPUT_TAIL = 64 * 1024
 # inside at some tiers, so a status of another shape counts as a lost supervisor.
 _STATUS_SCHEMA = {"exit_code": optional(is_int), "signal": optional(is_int),
                   "timed_out": lambda v: isinstance(v, bool), "wall_s": is_number,
-                  "descendants_killed": is_int}
+                  "descendants_killed": is_int, "start_failure": optional(is_str)}
 # Top-level directories a sandboxed program may read (Landlock tier); /root, /home, /proc,
 # /tmp and the like stay closed, so neither secrets nor the parent's environment are readable.
 _READABLE_SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/fonts",
                          "/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives",
                          "/etc/passwd", "/etc/nsswitch.conf", "/var/cache/fontconfig", "/opt",
                          "/sys/devices/system/cpu", "/dev")
+
+
+_START_FAILURE = "sandbox: could not start the program: "  # as sandbox_init.py words it
+
+
+class SandboxError(UsageError):
+    """The sandbox could not start the program confined as its tier says (a layer detected as
+    working failed to apply, or the command is missing). That is no verdict on the program, so
+    the run stops here, with this one line, rather than blame the program for a crash."""
 
 
 @dataclass(frozen=True)
@@ -296,6 +306,9 @@ class Sandbox:
             stray = kill_marked_processes(marker)
         wall = time.monotonic() - started
         status = read_json_object(status_path, self.root, _STATUS_SCHEMA, ("timed_out",))
+        if status is not None and status.get("start_failure"):
+            raise SandboxError(f"the {self.tier} sandbox could not start {argv[0]}: "
+                               f"{str(status['start_failure']).removeprefix(_START_FAILURE)}")
         if status is None:  # the supervisor itself died (killed from inside, or failed to start)
             code = proc.returncode
             status = {"exit_code": code if code >= 0 else None,

@@ -15,6 +15,7 @@ import errno
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -192,8 +193,9 @@ def reap_all() -> None:
             return
 
 
-def confine_and_exec(plan: dict) -> None:
-    """In the forked child: limits, confinement, then exec. Never returns."""
+def confine_and_exec(plan: dict, report_fd: int) -> None:
+    """In the forked child: limits, confinement, then exec. Never returns. A failure is written
+    to report_fd, which the exec closes unread when all went well (it is close-on-exec)."""
     try:
         os.setpgid(0, 0)  # its own group, so the sweep can kill the group without killing us
         os.chdir(plan["cwd"])
@@ -211,8 +213,19 @@ def confine_and_exec(plan: dict) -> None:
             apply_seccomp()
         os.execve(plan["argv"][0], plan["argv"], os.environ)
     except BaseException as exc:  # noqa: BLE001 - report any failure to confine, then die
-        os.write(2, f"sandbox: could not start the program: {exc!r}\n".encode())
+        message = f"sandbox: could not start the program: {exc!r}"
+        os.write(2, f"{message}\n".encode())
+        os.write(report_fd, message.encode()[:4000])
         os._exit(127)
+
+
+def start_failure(report_fd: int, timeout_s: float) -> str | None:
+    """What the child reported before its exec, None once the exec closed the pipe silently:
+    only the supervisor's own code writes there, so the program cannot fake it."""
+    ready, _, _ = select.select([report_fd], [], [], timeout_s)
+    data = os.read(report_fd, 4096) if ready else b""
+    os.close(report_fd)
+    return data.decode("utf-8", "replace") or None
 
 
 def main() -> int:
@@ -221,9 +234,13 @@ def main() -> int:
         plan = json.load(fh)
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     started = time.monotonic()
+    report_r, report_w = os.pipe()  # not inheritable: the child's exec closes its end
     pid = os.fork()
     if pid == 0:
-        confine_and_exec(plan)
+        os.close(report_r)
+        confine_and_exec(plan, report_w)
+    os.close(report_w)
+    failure = start_failure(report_r, plan["wall_s"])
     deadline = started + plan["wall_s"]
     status, timed_out = None, False
     while status is None:
@@ -245,6 +262,7 @@ def main() -> int:
         "timed_out": timed_out,
         "wall_s": wall,
         "descendants_killed": killed,
+        "start_failure": failure,
     }
     tmp = plan["status_path"] + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from validators.sandbox import TIER_CLAIMS, TIERS, Limits, Sandbox, available_tiers
+from validators.sandbox import TIER_CLAIMS, TIERS, Limits, Sandbox, available_tiers, layers
 
 TIERS_HERE = available_tiers()
 
@@ -107,6 +107,30 @@ def test_run_interrupted_by_ctrl_c_leaves_no_process_behind(tier):
         box.close()
     assert time.monotonic() - started < 5
     assert survivors == []
+
+
+@pytest.mark.parametrize("tier", TIERS_HERE)
+def test_a_command_that_cannot_start_is_a_sandbox_error_not_a_result(tier):
+    from validators.sandbox import SandboxError
+
+    with Sandbox(tier=tier, limits=Limits(wall_s=5.0)) as box:
+        with pytest.raises(SandboxError, match="could not start /nonexistent/python: FileNotFound"):
+            box.run(["/nonexistent/python"])
+
+
+@pytest.mark.parametrize("tier", [t for t in TIERS_HERE if "seccomp" in layers(t)])
+def test_a_layer_that_fails_to_apply_stops_the_run_instead_of_blaming_the_program(tier):
+    """Under an 8 MB address space the supervisor's child cannot load libseccomp: the program
+    never ran, so there is no result to give it (real limits, a real failure)."""
+    from validators.sandbox import SandboxError
+
+    box = Sandbox(tier=tier, limits=Limits(wall_s=5.0, memory_bytes=8 << 20))
+    box.write("prog.py", "print('ran')\n")
+    try:
+        with pytest.raises(SandboxError, match=f"the {tier} sandbox could not start.*MemoryError"):
+            box.run([sys.executable, "-I", "prog.py"])
+    finally:
+        box.close()
 
 
 def _processes_under(root: str) -> list[int]:
