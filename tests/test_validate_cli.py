@@ -47,6 +47,15 @@ def test_table_shows_the_first_error_with_its_line() -> None:
     assert "names/undefined-name line 47" in proc.stdout
 
 
+def test_table_names_the_sandbox_tier_of_the_smoke_run() -> None:
+    from validators.sandbox import choose_tier
+
+    proc = gencheck(str(HEALTHY))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().splitlines()[-1] == f"smoke run sandbox tier: {choose_tier()}"
+    assert "sandbox tier" not in gencheck("--no-smoke", str(HEALTHY)).stdout
+
+
 def test_missing_file_is_a_one_line_usage_error_with_exit_2(tmp_path: Path) -> None:
     proc = gencheck("--no-smoke", str(tmp_path / "nope.txt"))
     assert proc.returncode == 2

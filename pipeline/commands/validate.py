@@ -161,6 +161,7 @@ def _with_progress(index: int, total: int, result: SampleResult) -> SampleResult
 def render_table(results: Iterable[SampleResult]) -> str:
     """file | verdict | first error (check/code, line, message), one row per file."""
     rows = [("FILE", "VERDICT", "FIRST ERROR")]
+    results = list(results)
     for result in results:
         first = first_error(result.findings)
         if first is None:
@@ -179,4 +180,8 @@ def render_table(results: Iterable[SampleResult]) -> str:
             summary = f"{first.check}/{first.code}{where}: {first.message}"
         rows.append((result.source, result.verdict, summary))
     width = [max(len(row[i]) for row in rows) for i in range(2)]
-    return "\n".join(f"{r[0]:<{width[0]}}  {r[1]:<{width[1]}}  {r[2]}".rstrip() for r in rows)
+    lines = [f"{r[0]:<{width[0]}}  {r[1]:<{width[1]}}  {r[2]}".rstrip() for r in rows]
+    tiers = sorted({tier for r in results if (tier := r.details.get("sandbox_tier"))})
+    if tiers:  # what confined the programs matters as much as the verdict
+        lines.append(f"smoke run sandbox tier: {', '.join(tiers)}")
+    return "\n".join(lines)
