@@ -15,11 +15,21 @@ def prepare_output_file(path: Path, what: str) -> None:
     """
     if path.is_dir():
         raise UsageError(f"{what} is a folder; give a file name")
+    _make_folder(path.parent, what)
+
+
+def prepare_output_folder(path: Path, what: str) -> None:
+    """Make the folder `path`; refuse in one line a path that is a file or lies under one."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{what} is a file; give a folder")
+    _make_folder(path, what)
+
+
+def _make_folder(folder: Path, what: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        blocker = next((folder for folder in path.parents if folder.exists() and not folder.is_dir()),
-                       path.parent)
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
         raise UsageError(f"{what}: {blocker} is a file, not a folder") from None
     except OSError as error:  # no permission, a read-only file system, ...
         raise UsageError(f"{what}: cannot create its folder ({error.strerror or error})") from None

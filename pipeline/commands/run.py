@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
+from pipeline.output_path import prepare_output_file, prepare_output_folder
 
 DEFAULT_SEEDS = 3
 
@@ -196,15 +197,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """--junit and --markdown name files, --report a folder; each in a folder it can be made in."""
-    for flag, path, wants_folder in (("--junit", args.junit, False), ("--markdown", args.markdown, False),
-                                     ("--report", args.report, True)):
-        if path is None:
-            continue
-        if path.is_dir() and not wants_folder:
-            raise UsageError(f"{flag} {path} is a folder; give a file")
-        if path.exists() and not path.is_dir() and wants_folder:
-            raise UsageError(f"{flag} {path} is a file; give a folder")
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        if blocker is not None:
-            raise UsageError(f"{flag} {path}: {blocker} is a file, not a folder")
+    """--junit and --markdown name files, --report a folder: checked and their folders made
+    before the run, so a mistyped path costs nothing rather than the run's work."""
+    for flag, path in (("--junit", args.junit), ("--markdown", args.markdown)):
+        if path is not None:
+            prepare_output_file(path, f"{flag} {path}")
+    if args.report is not None:
+        prepare_output_folder(args.report, f"--report {args.report}")
