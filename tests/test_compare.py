@@ -113,3 +113,16 @@ def test_last_leaves_out_the_gates_runs_and_compares_the_matrix_runs(
     assert [(c["a"], c["b"]) for c in json.loads(out)["comparisons"]] == [
         ("answer_flappy_globals (run 1)", "answer_flappy_globals (run 2)"),
         ("answer_flappy_shapes (run 1)", "answer_flappy_shapes (run 2)")]
+
+
+def test_configurations_from_runs_on_different_models_are_compared_with_a_note(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "store.db"
+    for model, preset in ((FAILING, "unsloth-qwq"), (PASSING, "llama.cpp-default")):
+        assert main(["run", "--engine", "replay", "--model", str(model), "--preset", preset, "--seeds", "2",
+                     "--no-smoke", "--jobs", "1", "--store", str(path), "--json"]) == 0
+    capsys.readouterr()
+    code, _, err = compare(capsys, path, "unsloth-qwq", "llama.cpp-default")
+    assert code == 0
+    assert err.splitlines() == [f"gencheck compare: note: unsloth-qwq (run 1) ran on {FAILING.name} but "
+                                f"llama.cpp-default (run 2) on {PASSING.name}"]

@@ -112,6 +112,10 @@ def pairs_to_compare(store: Store, args: argparse.Namespace) -> list[Pair]:
                 raise UsageError(f"no configuration {name!r} in the store (known: {known})")
             runs.append(run_id)
         a, b = (summary_of(r, n) for r, n in zip(runs, args.configs, strict=True))
+        models = [_model_names(store, r) for r in runs]
+        if models[0] != models[1]:  # names do not say the model: a cross-model A/B must be visible
+            print(f"gencheck compare: note: {a.name} (run {runs[0]}) ran on {', '.join(models[0])} but "
+                  f"{b.name} (run {runs[1]}) on {', '.join(models[1])}", file=sys.stderr)
         pairs.append((f"{a.name} (run {runs[0]})", a, f"{b.name} (run {runs[1]})", b))
         return pairs
     if args.last:
@@ -128,6 +132,10 @@ def pairs_to_compare(store: Store, args: argparse.Namespace) -> list[Pair]:
         raise UsageError(f"runs {run_a} and {run_b} share no configuration")
     return [(f"{n} (run {run_a})", summary_of(run_a, n), f"{n} (run {run_b})", summary_of(run_b, n))
             for n in shared]
+
+
+def _model_names(store: Store, run_id: int) -> list[str]:
+    return sorted(Path(m["path"]).name for m in store.run_settings(run_id).get("models", []))
 
 
 def last_two_runs(store: Store) -> tuple[int, int]:
