@@ -1,9 +1,9 @@
-"""Build llama-completion and llama-server once from the llama.cpp that llama-cpp-python vendors.
+"""Build llama.cpp's own programs once from the llama.cpp that llama-cpp-python vendors.
 
 The embedded engine runs llama.cpp through llama-cpp-python; to compare its tokens with
 llama.cpp's own programs, those programs must come from the very same llama.cpp commit. That
 commit ships inside the llama-cpp-python source distribution (`vendor/llama.cpp`), so this module
-unpacks the sdist of the INSTALLED version and builds only the two targets, CPU only, into a
+unpacks the sdist of the INSTALLED version and builds only the TOOLS below, CPU only, into a
 cache folder. Fetching the sdist (`pip download`) happens here, at build time, and never while
 the pipeline runs.
 
@@ -34,7 +34,11 @@ from pathlib import Path
 from pipeline.cache_dir import default_cache_dir
 from pipeline.errors import UsageError
 
-TOOLS: tuple[str, ...] = ("llama-completion", "llama-server")
+# llama-completion and llama-server: byte-identical parity and the server engine; batched-bench:
+# the reference for parallel decoding; perplexity and quantize: KL-divergence parity and the
+# quantized test models.
+TOOLS: tuple[str, ...] = ("llama-completion", "llama-server", "llama-batched-bench",
+                          "llama-perplexity", "llama-quantize")
 DISTRIBUTION = "llama-cpp-python"
 BIN_ENV = "GENCHECK_LLAMA_BIN"
 
@@ -258,7 +262,7 @@ def build_tools(version: str | None = None, *, cache_dir: Path | None = None, jo
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.native_build",
-        description="Build llama-completion and llama-server (CPU only) from the llama.cpp "
+        description="Build llama.cpp's tools (CPU only) from the llama.cpp "
         "vendored in the installed llama-cpp-python's source distribution, once, into the "
         "gencheck cache ($GENCHECK_CACHE, else $XDG_CACHE_HOME/gencheck, else ~/.cache/gencheck).",
     )
