@@ -22,7 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from validators.smoke import SmokeOptions, run_smoke  # noqa: E402
+from validators.play_session import run_smoke  # noqa: E402
+from validators.smoke import SmokeOptions  # noqa: E402
 
 DEFAULT_CORPORA = (REPO / "fixtures" / "play", REPO / "fixtures" / "games")
 

@@ -24,6 +24,7 @@ from pipeline.errors import UsageError
 from pipeline.extract import prompt_opens_think
 from pipeline.outcomes import ConfigSummary, RunReport, SampleOutcome, build_report
 from pipeline.progress import RunProgress
+from pipeline.sampler_explain import chain_label
 from pipeline.samplers import SamplerChain
 from pipeline.store import GATE_COMMAND, SampleKey, Store, StoredSample, sha256_text, validation_key
 from pipeline.validation_pool import (
@@ -126,13 +127,13 @@ def choose_model(spec: str, store: Store) -> ModelChoice:
 
 
 def configuration(preset_name: str) -> Configuration:
-    from pipeline.samplers import preset
+    from pipeline.sampler_presets import preset
 
     return Configuration(preset_name, preset(preset_name))
 
 
 def chain_configuration(chain: SamplerChain, name: str | None = None) -> Configuration:
-    return Configuration(name or chain.label(), chain)
+    return Configuration(name or chain_label(chain), chain)
 
 
 def engine_version(engine: str, model: Path) -> str:

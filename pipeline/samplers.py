@@ -291,36 +291,6 @@ class SamplerChain:
             raise UsageError(f"sampler chain JSON does not parse: {error}") from None
         return cls.from_dict(data)
 
-    def label(self) -> str:
-        """A short human name: the preset it is, or its letters and what differs from defaults."""
-        from pipeline.sampler_explain import chain_label  # local: that module imports this one
-        return chain_label(self)
-
-    def explain(self) -> str:
-        """The effective chain in words, one stage a line, then what is set but will not run."""
-        from pipeline.sampler_explain import explain_chain
-        return explain_chain(self)
-
-    def unused_settings(self) -> list[str]:
-        """One sentence for each setting that differs from llama.cpp's default yet changes nothing."""
-        from pipeline.sampler_explain import unused_settings
-        return unused_settings(self)
-
-    def to_server_request(self) -> dict[str, Any]:
-        """The chain as fields of a llama-server `/completion` request (merge in prompt etc.)."""
-        from pipeline.sampler_explain import server_request
-        return server_request(self)
-
-    def server_limitations(self) -> list[str]:
-        """What a llama-server request cannot reproduce of this chain (empty when exact)."""
-        from pipeline.sampler_explain import server_limitations
-        return server_limitations(self)
-
-    def openai_limitations(self) -> list[str]:
-        """What an OpenAI-compatible server (vLLM, Ollama's /v1) cannot honour of this chain."""
-        from pipeline.sampler_explain import openai_limitations
-        return openai_limitations(self)
-
 
 def _plan(stage: str, init: str, **args: Any) -> PlannedSampler:
     return PlannedSampler(stage, f"llama_sampler_init_{init}", tuple(args.items()))
@@ -337,18 +307,6 @@ def _check_bias(entry: Any) -> tuple[int, float]:
     if not isinstance(bias, float) or math.isnan(bias) or bias == math.inf:
         raise UsageError(f"logit bias: bias {bias!r} for token {token} must be a number or -inf")
     return token, bias + 0.0
-
-
-# Presets and GGUF defaults live in pipeline/sampler_presets.py, which imports this module; they
-# are served from here lazily (PEP 562) so callers need one import and neither import order breaks.
-_FROM_PRESETS = ("PRESETS", "from_gguf_sampling", "gguf_sampling_notes", "preset", "preset_user_set")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_PRESETS:
-        from pipeline import sampler_presets
-        return getattr(sampler_presets, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -18,7 +18,7 @@ from pipeline.extract import THINK_OPEN, extract_program, normalise_newlines, pr
 from pipeline.findings import Finding, Severity, verdict
 from pipeline.transcript import sidecar_path
 from validators import GATING_CHECK, STATIC_VALIDATORS
-from validators.smoke import run_smoke
+from validators.play_session import run_smoke
 from validators.transcript import check_transcript
 
 # When two checks see the same failure on the same line, one restates the other: for

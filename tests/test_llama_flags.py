@@ -26,7 +26,8 @@ from pipeline.llama_flags import (
     parse_llama_args,
     process_escapes,
 )
-from pipeline.samplers import LLAMA_DEFAULT_SEED, SamplerChain, preset
+from pipeline.sampler_presets import preset
+from pipeline.samplers import LLAMA_DEFAULT_SEED, SamplerChain
 from tests.sampler_strategies import chains
 
 WRITE_UP = ("--model QwQ-32B-Q4_K_M.gguf --threads 32 --ctx-size 16384 --n-gpu-layers 99 --seed 3407 "

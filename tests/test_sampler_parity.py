@@ -17,7 +17,8 @@ import pytest
 from pipeline.llama_flags import parse_llama_args
 from pipeline.native_build import run_llama_completion
 from pipeline.sampler_explain import planned_off_reason
-from pipeline.samplers import SamplerChain, from_gguf_sampling
+from pipeline.sampler_presets import from_gguf_sampling
+from pipeline.samplers import SamplerChain
 from tests.native_tools import llama_tool
 
 pytestmark = pytest.mark.native

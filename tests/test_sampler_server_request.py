@@ -1,4 +1,4 @@
-"""`SamplerChain.to_server_request()` is understood field by field by a real llama-server.
+"""`server_request(chain)` is understood field by field by a real llama-server.
 
 The server echoes the settings a request ran with (`generation_settings`); every field must come
 back as the chain holds it, the order included. Needs the native build (python -m
@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.samplers import PARAM_SPECS, SamplerChain, preset
+from pipeline.sampler_explain import server_request
+from pipeline.sampler_presets import preset
+from pipeline.samplers import PARAM_SPECS, SamplerChain
 from tests.native_tools import running_llama_server
 
 pytestmark = pytest.mark.native
@@ -59,7 +61,7 @@ def _same(echoed: object, ours: object) -> bool:
 def test_llama_server_runs_the_request_with_every_setting_of_the_chain(name: str, server_url: str) -> None:
     chain = CHAINS[name]
     settings = _complete(server_url, {"prompt": "def", "n_predict": 1, "cache_prompt": False,
-                                      **chain.to_server_request()})["generation_settings"]
+                                      **server_request(chain)})["generation_settings"]
     assert settings["samplers"] == list(chain.effective_order())
     assert settings["seed"] == chain.seed
     for field, spec in PARAM_SPECS.items():

@@ -10,19 +10,29 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.errors import UsageError
-from pipeline.samplers import (
-    DEFAULT_ORDER,
-    LEGACY_DEFAULT_ORDER,
-    LLAMA_DEFAULT_SEED,
+from pipeline.sampler_explain import (
+    chain_label,
+    explain_chain,
+    openai_limitations,
+    server_limitations,
+    server_request,
+    unused_settings,
+)
+from pipeline.sampler_presets import (
     PRESETS,
-    STAGE_LETTERS,
-    STAGES,
-    SamplerChain,
-    SamplerParams,
     from_gguf_sampling,
     gguf_sampling_notes,
     preset,
     preset_user_set,
+)
+from pipeline.samplers import (
+    DEFAULT_ORDER,
+    LEGACY_DEFAULT_ORDER,
+    LLAMA_DEFAULT_SEED,
+    STAGE_LETTERS,
+    STAGES,
+    SamplerChain,
+    SamplerParams,
 )
 from tests.sampler_strategies import chains, orders
 
@@ -151,7 +161,7 @@ def test_baseline_preset_is_the_legacy_default_order_with_the_write_ups_flags() 
 
 def test_every_preset_builds_and_names_itself() -> None:
     for name in PRESETS:
-        assert preset(name).label() == name
+        assert chain_label(preset(name)) == name
 
 
 def test_unknown_preset_lists_the_presets() -> None:
@@ -169,15 +179,15 @@ def test_preset_user_set_counts_what_the_preset_sets_like_flags() -> None:
 
 
 def test_repeat_penalty_without_a_penalties_stage_is_reported_unused() -> None:
-    unused = preset("unsloth-qwq").unused_settings()
+    unused = unused_settings(preset("unsloth-qwq"))
     assert any("--repeat-penalty 1.1" in s and "`penalties`" in s for s in unused)
-    assert "--repeat-penalty 1.1" in preset("unsloth-qwq").explain()
-    assert preset("unsloth-qwq-penalties").unused_settings() == []
+    assert "--repeat-penalty 1.1" in explain_chain(preset("unsloth-qwq"))
+    assert unused_settings(preset("unsloth-qwq-penalties")) == []
 
 
 def test_explain_has_one_line_per_built_sampler() -> None:
     chain = preset("unsloth-qwq")
-    numbered = [line for line in chain.explain().splitlines() if line.strip()[:2].rstrip(".").isdigit()]
+    numbered = [line for line in explain_chain(chain).splitlines() if line.strip()[:2].rstrip(".").isdigit()]
     assert len(numbered) == len(chain.plan())
 
 
@@ -192,26 +202,26 @@ def test_explain_has_one_line_per_built_sampler() -> None:
     (SamplerChain().with_params(mirostat_eta=0.2), "mirostat is off"),
 ])
 def test_settings_that_change_nothing_are_named(chain: SamplerChain, words: str) -> None:
-    assert any(words in sentence for sentence in chain.unused_settings()), chain.unused_settings()
+    assert any(words in sentence for sentence in unused_settings(chain)), unused_settings(chain)
 
 
 def test_defaults_report_nothing_unused() -> None:
-    assert SamplerChain().unused_settings() == []
+    assert unused_settings(SamplerChain()) == []
 
 
 def test_explain_marks_off_stages_with_the_reason() -> None:
-    assert "xtc          off (--xtc-probability 0)" in SamplerChain().explain()
+    assert "xtc          off (--xtc-probability 0)" in explain_chain(SamplerChain())
 
 
 def test_legacy_explain_says_what_this_build_cannot_reproduce() -> None:
-    assert "penalize_nl" in preset("unsloth-qwq-baseline").explain()
+    assert "penalize_nl" in explain_chain(preset("unsloth-qwq-baseline"))
 
 
 # --- translations -----------------------------------------------------------------------------
 
 
 def test_server_request_sends_every_field_and_the_order_with_legacy_penalties_first() -> None:
-    request = preset("unsloth-qwq-baseline").to_server_request()
+    request = server_request(preset("unsloth-qwq-baseline"))
     assert request["samplers"][0] == "penalties"
     assert request["repeat_penalty"] == 1.1 and request["seed"] == 3407
     assert {"temperature", "typical_p", "dry_sequence_breakers", "repeat_last_n", "logit_bias"} <= set(request)
@@ -219,24 +229,24 @@ def test_server_request_sends_every_field_and_the_order_with_legacy_penalties_fi
 
 def test_server_request_omits_empty_breakers_and_says_so() -> None:
     chain = SamplerChain().with_params(dry_sequence_breakers=())
-    assert "dry_sequence_breakers" not in chain.to_server_request()
-    assert any("dry_sequence_breakers" in s for s in chain.server_limitations())
+    assert "dry_sequence_breakers" not in server_request(chain)
+    assert any("dry_sequence_breakers" in s for s in server_limitations(chain))
 
 
 def test_server_request_bans_a_token_with_false() -> None:
     chain = SamplerChain(logit_bias=((3, -math.inf), (4, 1.5)))
-    assert chain.to_server_request()["logit_bias"] == [[3, False], [4, 1.5]]
+    assert server_request(chain)["logit_bias"] == [[3, False], [4, 1.5]]
 
 
 def test_openai_limitations_name_order_and_dry() -> None:
-    limits = " ".join(preset("unsloth-qwq").openai_limitations())
+    limits = " ".join(openai_limitations(preset("unsloth-qwq")))
     assert "order" in limits and "DRY" in limits
 
 
 def test_label_of_a_custom_chain_shows_letters_changes_and_seed() -> None:
-    label = SamplerChain.from_names("top_k;temperature").with_params(temp=0.5).with_seed(9).label()
+    label = chain_label(SamplerChain.from_names("top_k;temperature").with_params(temp=0.5).with_seed(9))
     assert label == "kt temp=0.5 seed=9"
-    assert preset("unsloth-qwq").with_seed(1).label() == "unsloth-qwq seed=1"
+    assert chain_label(preset("unsloth-qwq").with_seed(1)) == "unsloth-qwq seed=1"
 
 
 # --- GGUF general.sampling.* ------------------------------------------------------------------
@@ -318,10 +328,10 @@ def test_json_round_trips_and_is_canonical(chain: SamplerChain) -> None:
 
 @given(chains())
 def test_explain_and_translations_never_fail_on_a_valid_chain(chain: SamplerChain) -> None:
-    assert chain.explain().count("\n") >= len(chain.plan())
-    json.dumps(chain.to_server_request())
-    chain.openai_limitations()
-    assert chain.label()
+    assert explain_chain(chain).count("\n") >= len(chain.plan())
+    json.dumps(server_request(chain))
+    openai_limitations(chain)
+    assert chain_label(chain)
 
 
 @given(chains())

@@ -1,6 +1,6 @@
 """The smoke run: play the program headless, in the sandbox, through the prompt's scenarios.
 
-run_smoke(code, options) runs every scenario of the prompt (prompts/<name>.toml) in its own
+play_scenarios(code, options) runs every scenario of the prompt (prompts/<name>.toml) in its own
 sandbox with the child-side harness (validators/harness/), reads back what the harness wrote
 (result.json, the per-frame draw record, PNG screenshots) and turns each failure into a
 `smoke` finding: exception, no-frame, early-exit, quit-ignored, hang, resource-limit, crash.
@@ -84,6 +84,7 @@ class SmokeReport:
     scenarios: dict[str, dict[str, Any]]
     runs: dict[str, ScenarioRun] = field(default_factory=dict)
     requirements_score: tuple[int, int] | None = None
+    settings: SmokeSettings | None = None   # the prompt's [smoke] table the scenarios ran under
 
     def to_json(self) -> dict[str, Any]:
         # what the tier promised on this machine: the basic tier as root, say, has no
@@ -97,7 +98,11 @@ class SmokeReport:
         return data
 
 
-def run_smoke(code: str, options: SmokeOptions | None = None) -> SmokeReport:
+def play_scenarios(code: str, options: SmokeOptions | None = None) -> SmokeReport:
+    """Every scenario of the prompt, played in the sandbox; no judgement beyond how each ended.
+
+    The requirement and player checks read this report: `run_smoke` (validators/play_session.py)
+    runs both."""
     options = options or SmokeOptions()
     settings, scenarios = load_scenarios(options.prompt)
     if options.only:
@@ -117,15 +122,8 @@ def run_smoke(code: str, options: SmokeOptions | None = None) -> SmokeReport:
         sandbox_tier=tier,
         scenarios={run.scenario.name: {**run.summary(), "tier": run.sandbox.tier} for run in runs},
         runs={run.scenario.name: run for run in runs},
+        settings=settings,
     )
-    if options.requirements:
-        from validators.requirements import check_requirements
-
-        req_findings, report.requirements_score = check_requirements(code, report, settings)
-        report.findings += req_findings
-        from validators.play_checks import check_play
-
-        report.findings += check_play(code, report)
     return report
 
 

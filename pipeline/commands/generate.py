@@ -182,12 +182,19 @@ def resolve_prompt(args: argparse.Namespace, flags: LlamaArgs,
 
 
 def describe(chain: SamplerChain, notes: list[str], *, engine: str = "embedded") -> str:
-    lines = [chain.explain()]
-    lines += [f"not used: {line}" for line in chain.unused_settings() if line not in lines[0]]
+    from pipeline.sampler_explain import (
+        explain_chain,
+        openai_limitations,
+        server_limitations,
+        unused_settings,
+    )
+
+    lines = [explain_chain(chain)]
+    lines += [f"not used: {line}" for line in unused_settings(chain) if line not in lines[0]]
     if engine == "server":
-        lines += [f"llama-server: {line}" for line in chain.server_limitations()]
+        lines += [f"llama-server: {line}" for line in server_limitations(chain)]
     elif engine == "openai":
-        lines += [f"openai-compatible server: {line}" for line in chain.openai_limitations()]
+        lines += [f"openai-compatible server: {line}" for line in openai_limitations(chain)]
     lines += [f"note: {line}" for line in notes]
     return "\n".join(lines)
 

@@ -88,6 +88,7 @@ def llama_configuration(extra: list[str], notes: list[str]) -> tuple[Any, list[s
     """llama-cli flags -> (configuration, extra model specs, engine options, n_predict or None)."""
     from pipeline.llama_flags import parse_llama_args
     from pipeline.run import chain_configuration
+    from pipeline.sampler_explain import chain_label
 
     parsed = parse_llama_args(extra)
     if parsed.prompt is not None or parsed.prompt_file is not None:
@@ -97,7 +98,7 @@ def llama_configuration(extra: list[str], notes: list[str]) -> tuple[Any, list[s
     if "seed" in parsed.user_set:
         notes.append("--seed ignored: gencheck run uses seeds 1..N (--seeds N)")
     options = parsed.engine_options()
-    name = parsed.preset or " ".join(word for word in parsed.chain.label().split()
+    name = parsed.preset or " ".join(word for word in chain_label(parsed.chain).split()
                                      if not word.startswith("seed="))
     # any_sampling_flag, not user_set: a lone --sampling-seq or --legacy is a configuration too
     configuration = chain_configuration(parsed.chain, name) if parsed.any_sampling_flag or parsed.preset else None

@@ -23,6 +23,7 @@ from pipeline.engines.base import (
     Piece,
 )
 from pipeline.engines.http_json import JsonServer, ServerError
+from pipeline.sampler_explain import openai_limitations
 from pipeline.samplers import LLAMA_DEFAULT_SEED, SamplerChain
 
 DEFAULT_URL = "http://127.0.0.1:8000/v1"
@@ -75,7 +76,7 @@ class OpenAIEngine:
 
     @staticmethod
     def limitations(chain: SamplerChain) -> list[str]:
-        return chain.openai_limitations()
+        return openai_limitations(chain)
 
     def request_body(self, request: GenerationRequest) -> dict[str, Any]:
         body: dict[str, Any] = {"prompt": request.prompt, "stream": True,

@@ -20,6 +20,7 @@ from pipeline.engines.base import (
     Piece,
 )
 from pipeline.engines.http_json import JsonServer, ServerError
+from pipeline.sampler_explain import server_request
 
 __all__ = ["DEFAULT_URL", "ServerEngine", "ServerError", "ServerStream"]
 
@@ -59,7 +60,7 @@ class ServerEngine:
         return f"llama-server {build}" if build else "llama-server"
 
     def request_body(self, request: GenerationRequest, *, stream: bool) -> dict[str, Any]:
-        body = dict(request.chain.to_server_request())
+        body = dict(server_request(request.chain))
         body.update(prompt=request.prompt, n_predict=request.n_predict, stream=stream,
                     return_tokens=True, cache_prompt=False)
         return body

@@ -195,7 +195,8 @@ def assert_pipeline_standing(tier: str) -> None:
 
 
 def test_hostile_game_through_the_smoke_run_is_a_finding_and_leaves_no_daemon():
-    from validators.smoke import SmokeOptions, run_smoke
+    from validators.play_session import run_smoke
+    from validators.smoke import SmokeOptions
 
     token = secrets.token_hex(4)
     game = textwrap.dedent(f"""
@@ -241,7 +242,8 @@ def test_game_that_swaps_its_result_files_for_fifos_and_links_is_a_finding(tier,
                                                                           code, tmp_path):
     """The parent neither blocks on a FIFO, nor reads /dev/zero, nor copies a linked or
     out-of-dir screenshot: the run ends in a smoke finding and DIR holds nothing foreign."""
-    from validators.smoke import SmokeOptions, run_smoke
+    from validators.play_session import run_smoke
+    from validators.smoke import SmokeOptions
 
     shots = tmp_path / "shots"
     started = time.monotonic()

@@ -7,8 +7,9 @@ import functools
 import tomllib
 from pathlib import Path
 
+from validators.play_session import run_smoke
 from validators.play_track import Played, played_runs
-from validators.smoke import SmokeOptions, SmokeReport, run_smoke
+from validators.smoke import SmokeOptions, SmokeReport
 
 PLAY = Path(__file__).resolve().parents[2] / "fixtures" / "play"
 SHOTS_ROOT = Path("/tmp") / "gencheck-play-shots"

@@ -7,7 +7,8 @@ import functools
 import tomllib
 from pathlib import Path
 
-from validators.smoke import SmokeOptions, SmokeReport, run_smoke
+from validators.play_session import run_smoke
+from validators.smoke import SmokeOptions, SmokeReport
 
 GAMES = Path(__file__).resolve().parents[2] / "fixtures" / "games"
 SHOTS_ROOT = Path("/tmp") / "gencheck-test-shots"

@@ -191,7 +191,8 @@ def test_virtual_clock_drives_ticks_timers_and_sleep_and_keys_reach_queue_and_ge
 
 
 def smoke_report_of(code: str, only: tuple[str, ...]):
-    from validators.smoke import SmokeOptions, run_smoke
+    from validators.play_session import run_smoke
+    from validators.smoke import SmokeOptions
 
     return run_smoke(code, SmokeOptions(only=only, requirements=False))
 
@@ -224,7 +225,8 @@ while True:
 
 @pytest.mark.parametrize("tier", available_tiers())
 def test_the_harness_plays_at_every_sandbox_tier_here(tier):
-    from validators.smoke import SmokeOptions, run_smoke
+    from validators.play_session import run_smoke
+    from validators.smoke import SmokeOptions
 
     report = run_smoke(game_code("healthy_polling"),
                        SmokeOptions(sandbox_tier=tier, only=("window-close",), requirements=False))
@@ -286,7 +288,8 @@ def test_only_a_hang_before_any_frame_stands_for_the_scenarios_not_yet_started(t
 
 @pytest.mark.slow
 def test_game_that_hangs_before_its_first_frame_costs_one_hang_budget_not_one_per_scenario():
-    from validators.smoke import SmokeOptions, run_smoke
+    from validators.play_session import run_smoke
+    from validators.smoke import SmokeOptions
 
     only = ("play-restart-q", "window-close", "idle")
     report = run_smoke("while True:\n    pass\n", SmokeOptions(only=only, parallel=1,
@@ -322,7 +325,8 @@ def test_harness_and_supervisor_import_only_the_standard_library_and_pygame():
 
 
 def test_asking_for_a_scenario_the_prompt_does_not_declare_is_a_usage_error():
-    from validators.smoke import SmokeOptions, run_smoke
+    from validators.play_session import run_smoke
+    from validators.smoke import SmokeOptions
 
     with pytest.raises(UsageError, match="no scenario named nope"):
         run_smoke("pass\n", SmokeOptions(only=("idle", "nope")))
