@@ -18,9 +18,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from validators.play_session import run_smoke  # noqa: E402
-from validators.play_track import played_runs  # noqa: E402
-from validators.smoke import SmokeOptions  # noqa: E402
+from validators.play.session import run_smoke  # noqa: E402
+from validators.play.track import played_runs  # noqa: E402
+from validators.smoke.smoke_run import SmokeOptions  # noqa: E402
 
 OTHER_HEALTHY = ("healthy_events", "healthy_polling", "healthy_dt", "fixed_flap", "wrong_colours")
 GOAL_PIPES = 3

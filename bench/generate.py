@@ -9,7 +9,7 @@ tokens, and both count the same span: prompt decoding plus generation, model loa
 stream). Also shown: generate() with the loop guard on, which is what `gencheck generate` runs.
 The best of --runs is kept for each, runs interleaved, so other load on the machine disturbs
 the ratio less.
-Goal (issue 4): embedded / llama-completion >= 0.95. Needs `python -m pipeline.native_build`.
+Goal (issue 4): embedded / llama-completion >= 0.95. Needs `python -m pipeline.models.native_build`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline.engines.base import GenerationRequest  # noqa: E402
-from pipeline.engines.embedded import EmbeddedEngine  # noqa: E402
-from pipeline.generate import generate  # noqa: E402
-from pipeline.llama_flags import parse_llama_args  # noqa: E402
-from pipeline.loop_guard import LoopGuardSettings  # noqa: E402
-from pipeline.native_build import find_llama_tool, run_llama_completion  # noqa: E402
-from pipeline.tiny_model import ensure_tiny_model  # noqa: E402
+from pipeline.generation.engines.base import GenerationRequest  # noqa: E402
+from pipeline.generation.engines.embedded import EmbeddedEngine  # noqa: E402
+from pipeline.generation.generate import generate  # noqa: E402
+from pipeline.generation.loop_guard import LoopGuardSettings  # noqa: E402
+from pipeline.models.native_build import find_llama_tool, run_llama_completion  # noqa: E402
+from pipeline.models.tiny_model import ensure_tiny_model  # noqa: E402
+from pipeline.sampling.llama_flags import parse_llama_args  # noqa: E402
 
 GOAL_RATIO = 0.95
 PROMPT = "<|im_start|>user\nWrite a Flappy Bird game in Python.<|im_end|>\n<|im_start|>assistant\n<think>\n"
@@ -94,7 +94,7 @@ def main() -> int:
     args = parser.parse_args()
     tool = find_llama_tool("llama-completion")
     if tool is None:
-        print("llama-completion is not built: run `python -m pipeline.native_build`", file=sys.stderr)
+        print("llama-completion is not built: run `python -m pipeline.models.native_build`", file=sys.stderr)
         return 2
     model = args.model or ensure_tiny_model()
     n_ctx = len(PROMPT) + args.tokens + 64

@@ -20,14 +20,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipeline.engines.base import GenerationRequest, PieceStream  # noqa: E402
-from pipeline.engines.embedded import EmbeddedEngine  # noqa: E402
-from pipeline.engines.replay import ReplayEngine  # noqa: E402
-from pipeline.loop_guard import GuardedStream  # noqa: E402
+from pipeline.generation.engines.base import GenerationRequest, PieceStream  # noqa: E402
+from pipeline.generation.engines.embedded import EmbeddedEngine  # noqa: E402
+from pipeline.generation.engines.replay import ReplayEngine  # noqa: E402
+from pipeline.generation.loop_guard import GuardedStream  # noqa: E402
+from pipeline.models.tiny_model import ensure_tiny_model  # noqa: E402
 from pipeline.repetition import find_loop  # noqa: E402
-from pipeline.sampler_presets import preset  # noqa: E402
-from pipeline.samplers import SamplerChain  # noqa: E402
-from pipeline.tiny_model import ensure_tiny_model  # noqa: E402
+from pipeline.sampling.chain import SamplerChain  # noqa: E402
+from pipeline.sampling.presets import preset  # noqa: E402
 from prompts import available, load_prompt  # noqa: E402
 
 FIXTURES = REPO / "fixtures"

@@ -22,8 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from validators.play_session import run_smoke  # noqa: E402
-from validators.smoke import SmokeOptions  # noqa: E402
+from validators.play.session import run_smoke  # noqa: E402
+from validators.smoke.smoke_run import SmokeOptions  # noqa: E402
 
 DEFAULT_CORPORA = (REPO / "fixtures" / "play", REPO / "fixtures" / "games")
 

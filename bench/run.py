@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.extract import prompt_opens_think  # noqa: E402
+from pipeline.runs.validation_pool import ValidationJob, smoke_parallel_for, validate_all  # noqa: E402
 from pipeline.transcript import Transcript  # noqa: E402
-from pipeline.validation_pool import ValidationJob, smoke_parallel_for, validate_all  # noqa: E402
 
 GOAL_SECONDS = 90.0
 SOURCES = (REPO / "fixtures" / "transcripts", REPO / "fixtures" / "corpus")

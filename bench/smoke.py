@@ -22,9 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pipeline.errors import UsageError  # noqa: E402
-from validators.play_session import run_smoke  # noqa: E402
-from validators.sandbox import available_tiers  # noqa: E402
-from validators.smoke import SmokeOptions  # noqa: E402
+from validators.play.session import run_smoke  # noqa: E402
+from validators.sandbox.box import available_tiers  # noqa: E402
+from validators.smoke.smoke_run import SmokeOptions  # noqa: E402
 
 GOAL_S, GOAL_RATIO = 1.2, 15.0
 GOAL_WHOLE_S = 2.0  # issue 7: the whole play-test (autopilot, seeded runs, play checks) of one game

@@ -4,7 +4,7 @@
 
 Generates N tokens (end-of-turn ignored, so every run is the same length) with llama-cpp-python,
 R times, and prints the median rate and its ratio to the 1,000 tok/s goal; with llama-completion
-built (python -m pipeline.native_build) it also times that program on the same model and prompt.
+built (python -m pipeline.models.native_build) it also times that program on the same model and prompt.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.native_build import find_llama_tool, run_llama_completion
-from pipeline.tiny_model import ensure_tiny_model
+from pipeline.models.native_build import find_llama_tool, run_llama_completion
+from pipeline.models.tiny_model import ensure_tiny_model
 
 GOAL_TOKENS_PER_SECOND = 1000.0
 PROMPT = "<|im_start|>user\nWrite a game.<|im_end|>\n<|im_start|>assistant\n<think>\n"
@@ -66,7 +66,7 @@ def main() -> int:
           f"ratio to the {GOAL_TOKENS_PER_SECOND:,.0f} tok/s goal: {median / GOAL_TOKENS_PER_SECOND:.2f}")
     tool = find_llama_tool("llama-completion")
     if tool is None:
-        print("llama-completion: not built (python -m pipeline.native_build)")
+        print("llama-completion: not built (python -m pipeline.models.native_build)")
         return 0
     native = [completion_rate(tool, model, args.tokens, seed) for seed in range(args.runs)]
     measured = [rate for rate in native if rate is not None]

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from pipeline.extract import extract_program
 from pipeline.repetition import RepetitionDetector
-from pipeline.validate import validate_path
-from validators.lint import check_lint_many
+from pipeline.runs.validate import validate_path
+from validators.static.lint import check_lint_many
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MS = 150.0

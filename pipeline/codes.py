@@ -42,7 +42,7 @@ CATALOGUE: tuple[Code, ...] = (
     Code("compile", "syntax-error", E, "the program does not compile; the message is Python's"),
     # compile: Python itself cannot say more; these keep odd input a finding, never a crash
     Code("compile", "too-complex", E, "the program is too deeply nested for the compiler (RecursionError/MemoryError)"),
-    # lint: ruff rules chosen for generated programs (validators/lint.py selects exactly these).
+    # lint: ruff rules chosen for generated programs (validators/static/lint.py selects exactly these).
     # Errors mean a certain failure when the line runs; warnings are likely bugs, never style.
     Code("lint", "F501", E, "invalid %-format string literal (ValueError)"),
     Code("lint", "F502", E, "%-format expects a mapping but gets something else (TypeError)"),

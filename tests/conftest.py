@@ -17,7 +17,7 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny qwen2 bigram model (pipeline.tiny_model), built once per test session."""
-    from pipeline.tiny_model import ensure_tiny_model
+    """The tiny qwen2 bigram model (pipeline.models.tiny_model), built once per test session."""
+    from pipeline.models.tiny_model import ensure_tiny_model
 
     return ensure_tiny_model(tmp_path_factory.mktemp("gencheck-cache"))

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import pytest
 
-from pipeline.native_build import find_llama_tool
+from pipeline.models.native_build import find_llama_tool
 
 STARTUP_TIMEOUT_S = 60
 
@@ -31,7 +31,7 @@ def free_port() -> int:
 def llama_tool(name: str) -> Path:
     path = find_llama_tool(name)
     if path is None:
-        pytest.fail(f"{name} is not built: run `python -m pipeline.native_build` first")
+        pytest.fail(f"{name} is not built: run `python -m pipeline.models.native_build` first")
     return path
 
 

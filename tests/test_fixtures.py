@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.validate import validate_path
+from pipeline.runs.validate import validate_path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED = tomllib.loads((FIXTURES / "expected.toml").read_text(encoding="utf-8"))

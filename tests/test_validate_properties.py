@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 
 from pipeline.extract import extract_program
 from pipeline.findings import Finding
-from pipeline.validate import validate_text
+from pipeline.runs.validate import validate_text
 from tests.helpers import draw_transcript
-from validators.lint import check_lint_many
-from validators.names import check_names
-from validators.syntax import check_compile
-from validators.transcript import check_transcript
+from validators.static.lint import check_lint_many
+from validators.static.names import check_names
+from validators.static.syntax import check_compile
+from validators.static.transcript import check_transcript
 
 SLOTS = ("n0", "n1", "n2", "n3")
 FUNCS = ("f0", "f1")

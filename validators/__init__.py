@@ -2,7 +2,7 @@
 
 STATIC_VALIDATORS is the registry, in the order they run. `compile` gates the others: a
 program that does not compile is not linted or scope-analysed (both would only restate the
-syntax error). The smoke run is not static and is added by pipeline/validate.py.
+syntax error). The smoke run is not static and is added by pipeline/runs/validate.py.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline.findings import Finding
-from validators.lint import check_lint
-from validators.names import check_names
-from validators.syntax import check_compile
+from validators.static.lint import check_lint
+from validators.static.names import check_names
+from validators.static.syntax import check_compile
 
 StaticValidator = Callable[[str], list[Finding]]
 

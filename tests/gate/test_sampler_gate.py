@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.outcomes import PENDING
+from pipeline.runs.outcomes import PENDING
 
 FIXED_ORDER = "unsloth-qwq"
 OLD_DEFAULT = "unsloth-qwq-baseline"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from validators.sandbox import Limits, Sandbox, SandboxResult, available_tiers, claims
+from validators.sandbox.box import Limits, Sandbox, SandboxResult, available_tiers, claims
 
 pytestmark = pytest.mark.hostile
 TIERS_HERE = available_tiers()
@@ -195,8 +195,8 @@ def assert_pipeline_standing(tier: str) -> None:
 
 
 def test_hostile_game_through_the_smoke_run_is_a_finding_and_leaves_no_daemon():
-    from validators.play_session import run_smoke
-    from validators.smoke import SmokeOptions
+    from validators.play.session import run_smoke
+    from validators.smoke.smoke_run import SmokeOptions
 
     token = secrets.token_hex(4)
     game = textwrap.dedent(f"""
@@ -242,8 +242,8 @@ def test_game_that_swaps_its_result_files_for_fifos_and_links_is_a_finding(tier,
                                                                           code, tmp_path):
     """The parent neither blocks on a FIFO, nor reads /dev/zero, nor copies a linked or
     out-of-dir screenshot: the run ends in a smoke finding and DIR holds nothing foreign."""
-    from validators.play_session import run_smoke
-    from validators.smoke import SmokeOptions
+    from validators.play.session import run_smoke
+    from validators.smoke.smoke_run import SmokeOptions
 
     shots = tmp_path / "shots"
     started = time.monotonic()
