@@ -26,6 +26,11 @@ Compare pass rates already in the store (run `gencheck run` first); nothing is g
                                 gate's own runs are left out)
   gencheck compare --list       the runs and configurations in the store
 
+Two quants run side by side (gencheck run --model Q8_0.gguf --model Q4_K_M.gguf) are two
+configurations named after their files: gencheck compare Q8_0 Q4_K_M.
+
+Beside each pair: pass@1 and pass@3 (the unbiased estimator over the seeds; – with fewer than
+3 validated samples) and the mean requirement score out of 8 (– when the smoke run was off).
 The test is Fisher's exact test on the pass/fail counts (two-sided unless --alternative).
 Exit 0, or 1 with --fail-if-worse when a B is significantly worse than its A; 2 on a usage error."""
 
@@ -163,7 +168,9 @@ def report(pairs: list[Pair], args: argparse.Namespace) -> int:
                                       alternative=args.alternative) for la, a, lb, b in pairs]
     worse = [c for c in comparisons if c.difference < 0 and c.significant(args.alpha)]
     if args.json:
-        print(json.dumps({"comparisons": [c.to_json() for c in comparisons], "alpha": args.alpha,
+        entries = [{**c.to_json(), "figures": {"a": figures_json(a), "b": figures_json(b)}}
+                   for c, (_, a, _, b) in zip(comparisons, pairs, strict=True)]
+        print(json.dumps({"comparisons": entries, "alpha": args.alpha,
                           "significantly_worse": [c.name_b for c in worse]}, indent=2))
     else:
         width = max(len(name) for c in comparisons for name in (c.name_a, c.name_b)) + 2
@@ -174,7 +181,40 @@ def report(pairs: list[Pair], args: argparse.Namespace) -> int:
                   f"{c.passed_b:>3}/{c.total_b:<4}  {c.difference * 100:+5.0f}  {c.p_value:8.3g}{mark}")
         for c in comparisons:
             print(comparison_sentence(c, args.alpha))
+        for la, a, lb, b in pairs:
+            print()
+            print(side_by_side(la, a, lb, b))
     if worse and args.fail_if_worse:
         print(f"significantly worse: {', '.join(c.name_b for c in worse)}", file=sys.stderr)
         return 1
     return 0
+
+
+def figure_rows(summary: ConfigSummary) -> list[tuple[str, str]]:
+    """The figures a quant write-up reports, one (label, value) a row; a KLD row goes here."""
+    from pipeline.report import pass_at_text
+
+    return [("passed", f"{summary.passed}/{summary.total}"),
+            ("pass@1", pass_at_text(summary, 1)), ("pass@3", pass_at_text(summary, 3)),
+            ("requirements", summary.requirements_text())]
+
+
+def side_by_side(label_a: str, a: ConfigSummary, label_b: str, b: ConfigSummary) -> str:
+    """A and B in two columns, one figure a row."""
+    from pipeline.outcomes import PASS_AT_K
+
+    rows_a, rows_b = figure_rows(a), figure_rows(b)
+    width_a = max(len(label_a), *(len(v) for _, v in rows_a)) + 2
+    lines = [f"{'':14}{label_a:{width_a}}{label_b}"]
+    lines += [f"{name:14}{value_a:{width_a}}{value_b}"
+              for (name, value_a), (_, value_b) in zip(rows_a, rows_b, strict=True)]
+    short = [k for k in PASS_AT_K if a.pass_at.get(k) is None or b.pass_at.get(k) is None]
+    if short:
+        lines.append(f"(pass@{short[-1]} needs at least {short[-1]} validated samples a side)")
+    return "\n".join(lines)
+
+
+def figures_json(summary: ConfigSummary) -> dict[str, object]:
+    data = summary.to_json()
+    return {key: data[key] for key in ("name", "passed", "total", "pass_rate", "pass_at_k",
+                                       "requirements")}

@@ -8,6 +8,7 @@ only for the ids that matter (bos, eos, pad, the end-of-generation set).
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +31,12 @@ END_TOKEN_TEXTS = frozenset({
     "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<｜end▁of▁sentence｜>",
 })
 TOKEN_TYPE_NORMAL = 1
+# llama.cpp's token types that make a token "special": unknown, control, user-defined. Byte and
+# unused tokens are neither text a template writes nor ids a runner stops on.
+SPECIAL_TOKEN_TYPES = (2, 3, 4)
+# A block tensor's name: blk.<layer>.<role>[.weight]. The role is its layer group; a bias keeps
+# its `.bias` (always F32, it would only blur its weight's group).
+BLOCK_TENSOR = re.compile(r"blk\.\d+\.(?P<role>.+?)(?:\.weight)?")
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class ModelInfo:
     bos: TokenRef | None
     eos: TokenRef | None
     pad: TokenRef | None
+    eot: TokenRef | None
     add_bos: bool | None
     end_tokens: tuple[TokenRef, ...]
     has_chat_template: bool
@@ -61,6 +69,10 @@ class ModelInfo:
     sampling: dict[str, Any]
     tensor_count: int
     tensor_types: dict[str, int]
+    # control, user-defined and unknown tokens, and the quantization types of each layer group
+    # (attn_q, ffn_down, token_embd, ...): where two quants of one model differ
+    special_tokens: tuple[TokenRef, ...] = field(default=())
+    tensor_groups: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: tuple[str, ...] = field(default=())
     chat_template: str | None = field(default=None, repr=False)  # long: JSON only on request
 
@@ -104,6 +116,17 @@ class _Vocab:
                 found[ref.id] = ref
         return tuple(found[i] for i in sorted(found))
 
+    def special_tokens(self) -> tuple[TokenRef, ...]:
+        """Control, user-defined and unknown tokens (what templates write and runners parse)."""
+        if self._types is None or len(self._types) != self.size:
+            return ()
+        ids = np.nonzero(np.isin(self._types, SPECIAL_TOKEN_TYPES))[0]
+        return tuple(TokenRef(int(i), self[int(i)]) for i in ids)
+
+    def __getitem__(self, token_id: int) -> str:
+        assert self._tokens is not None
+        return self._tokens[token_id]
+
     def _special_ids(self) -> list[int]:
         # End texts are control/user-defined tokens; skipping the normal ones keeps a 150K
         # vocabulary fast. Without a matching type array every id is a candidate.
@@ -137,6 +160,24 @@ def _type_name(enum: Any, value: Any) -> str | None:
         return f"unknown ({value})"
 
 
+def layer_group(tensor_name: str) -> str:
+    """The group a tensor belongs to: its role inside a block (`blk.7.attn_v.weight` ->
+    `attn_v`, `blk.7.attn_v.bias` -> `attn_v.bias`), or its own name without `.weight` outside
+    the blocks (`token_embd`, `output`)."""
+    match = BLOCK_TENSOR.fullmatch(tensor_name)
+    if match:
+        return match["role"]
+    return tensor_name.removesuffix(".weight")
+
+
+def tensor_groups(names_and_types: list[tuple[str, str | None]]) -> dict[str, dict[str, int]]:
+    """{group: {type: count}}, groups in file order, types most common first."""
+    groups: dict[str, Counter[str]] = {}
+    for name, type_name in names_and_types:
+        groups.setdefault(layer_group(name), Counter())[str(type_name)] += 1
+    return {group: dict(counts.most_common()) for group, counts in groups.items()}
+
+
 def read_model_info(path: Path | str) -> ModelInfo:
     import gguf  # only its enums, for the names of file and tensor types
 
@@ -159,8 +200,9 @@ def read_model_info(path: Path | str) -> ModelInfo:
             if key.startswith(rope_prefix)}
     sampling = {key.removeprefix("general.sampling."): _scalar(fields, key)
                 for key in fields if key.startswith("general.sampling.")}
-    tensor_types = Counter(_type_name(gguf.GGMLQuantizationType, tensor.type_id)
-                           for tensor in header.tensors)
+    typed = [(tensor.name, _type_name(gguf.GGMLQuantizationType, tensor.type_id))
+             for tensor in header.tensors]
+    tensor_types = Counter(type_name for _, type_name in typed)
 
     warnings: list[str] = []
     if pad is not None and pad.id in {ref.id for ref in end_tokens}:
@@ -180,10 +222,12 @@ def read_model_info(path: Path | str) -> ModelInfo:
         vocab_size=vocab.size, context_length=_scalar(fields, f"{arch}.context_length"),
         rope=dict(sorted(rope.items())),
         rms_norm_eps=_scalar(fields, f"{arch}.attention.layer_norm_rms_epsilon"),
-        bos=bos, eos=eos, pad=pad, add_bos=_scalar(fields, "tokenizer.ggml.add_bos_token"),
+        bos=bos, eos=eos, pad=pad, eot=vocab.ref(_scalar(fields, "tokenizer.ggml.eot_token_id")),
+        add_bos=_scalar(fields, "tokenizer.ggml.add_bos_token"),
         end_tokens=end_tokens, has_chat_template=template is not None,
         template_adds_think=adds_think, sampling=dict(sorted(sampling.items())),
         tensor_count=len(header.tensors), tensor_types=dict(tensor_types.most_common()),
+        special_tokens=vocab.special_tokens(), tensor_groups=tensor_groups(typed),
         warnings=tuple(warnings), chat_template=template,
     )
 
@@ -194,13 +238,20 @@ def chat_template_of(path: Path | str) -> str | None:
     return template if isinstance(template, str) else None
 
 
-def _human_size(size: int) -> str:
+def human_size(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+SPECIALS_SHOWN = 8  # a Qwen vocabulary has ~200 special tokens; --json lists them all
+
+
+def type_counts(types: dict[str, int]) -> str:
+    return ", ".join(f"{name} x{count}" for name, count in types.items())
 
 
 def _token(ref: TokenRef | None) -> str:
@@ -211,7 +262,12 @@ def render_text(info: ModelInfo) -> str:
     """The report a quant author reads: one line per fact, warnings last."""
     rope = ", ".join(f"{k} {v}" for k, v in info.rope.items()) or "none"
     sampling = ", ".join(f"{k}={v}" for k, v in info.sampling.items()) or "none"
-    tensors = ", ".join(f"{name} x{count}" for name, count in info.tensor_types.items())
+    tensors = type_counts(info.tensor_types)
+    groups = "; ".join(f"{g} {type_counts(t)}" for g, t in info.tensor_groups.items()) or "none"
+    shown = info.special_tokens[:SPECIALS_SHOWN]
+    specials = ", ".join(repr(r.text) for r in shown) or "none"
+    if len(info.special_tokens) > len(shown):
+        specials += f", ... ({len(info.special_tokens) - len(shown)} more)"
     if info.template_adds_think is None:
         think = "no chat template"
     elif info.template_adds_think:
@@ -220,7 +276,7 @@ def render_text(info: ModelInfo) -> str:
         think = "no: the generation prompt ends at the assistant header (gencheck adds <think>)"
     bos_added = "" if info.add_bos is None else (" (added)" if info.add_bos else " (not added)")
     lines = [
-        f"{info.path}  ({_human_size(info.file_size)})",
+        f"{info.path}  ({human_size(info.file_size)})",
         f"  architecture      {info.architecture}"
         + (f" ({info.name!r})" if info.name else "")
         + f", {info.block_count} blocks, n_embd {info.embedding_length}, vocab {info.vocab_size}",
@@ -230,11 +286,13 @@ def render_text(info: ModelInfo) -> str:
         f"  rms-norm epsilon  {info.rms_norm_eps:g}" if info.rms_norm_eps is not None
         else "  rms-norm epsilon  not stated",
         f"  tokens            bos {_token(info.bos)}{bos_added}, eos {_token(info.eos)}, "
-        f"pad {_token(info.pad)}",
+        f"pad {_token(info.pad)}" + (f", eot {_token(info.eot)}" if info.eot else ""),
         f"  end tokens        {', '.join(_token(r) for r in info.end_tokens) or 'none'}",
         f"  template <think>  {think}",
         f"  sampling keys     {sampling}",
+        f"  special tokens    {len(info.special_tokens)}: {specials}",
         f"  tensors           {info.tensor_count}: {tensors}",
+        f"  by layer group    {groups}",
     ]
     lines += [f"warning: {w}" for w in info.warnings]
     return "\n".join(lines)

@@ -11,8 +11,8 @@ import shutil
 from html import escape
 from pathlib import Path
 
-from pipeline.reports.terminal import comparison_sentence, finding_line, number
-from pipeline.runs.outcomes import PENDING, RunReport, SampleOutcome
+from pipeline.outcomes import PENDING, RunReport, SampleOutcome
+from pipeline.report import comparison_sentence, figure_notes, finding_line, number, pass_at_text
 
 MANIFEST = ".gencheck-report"  # the files the last write_html() put in the folder, one a line
 TRANSCRIPT_TAIL = 6000  # characters of the transcript's end shown on a sample page
@@ -37,6 +37,7 @@ pre .ln { color: #999; user-select: none; display: inline-block; width: 3.5em; }
 pre .hit { background: #ffe3e0; display: inline-block; width: 100%; }
 .shots img { max-width: 18em; border: 1px solid #ccc; margin: 0 0.6em 0.6em 0; }
 .shots figure { display: inline-block; margin: 0; } figcaption { font-size: 12px; color: #555; }
+p.note { font-size: 13px; color: #555; margin: 0.2em 0; }
 img.thumb { height: 4em; border: 1px solid #ccc; vertical-align: middle; }
 """
 
@@ -136,7 +137,8 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
              f"{escape(report.headline())}</p>",
              *[f"<p>{escape(note)}</p>" for note in report.notes],  # before the numbers they explain
              "<h2>Pass rates</h2><table><tr><th>configuration</th><th>passed</th><th>rate</th>"
-             "<th>95% interval</th><th></th><th>looped</th><th>no compile</th><th>undefined<br>name</th>"
+             "<th>95% interval</th><th></th><th>pass@1</th><th>pass@3</th><th>requirements</th>"
+             "<th>looped</th><th>no compile</th><th>undefined<br>name</th>"
              "<th>crashed</th><th>median<br>tokens</th><th>median<br>seconds</th></tr>"]
     for c in report.configs:
         bar = (f'<div class="bar" title="{c.pass_rate:.0%}, 95% interval {c.interval}">'
@@ -146,11 +148,14 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
         parts.append(
             f'<tr><td><a href="#{_anchor(c.name)}">{escape(c.name)}</a></td>'
             f'<td class="n">{c.passed}/{c.total}</td><td class="n">{c.pass_rate:.0%}</td>'
-            f"<td>{c.interval}</td><td>{bar}</td><td class=\"n\">{c.looped}</td>"
+            f"<td>{c.interval}</td><td>{bar}</td><td class=\"n\">{pass_at_text(c, 1)}</td>"
+            f'<td class="n">{pass_at_text(c, 3)}</td><td class="n">{c.requirements_text()}</td>'
+            f"<td class=\"n\">{c.looped}</td>"
             f'<td class="n">{c.compile_failed}</td><td class="n">{c.undefined_name}</td>'
             f'<td class="n">{c.crashed}</td><td class="n">{number(c.median_tokens, 0)}</td>'
             f'<td class="n">{number(c.median_seconds, 1)}</td></tr>')
     parts.append("</table>")
+    parts += [f'<p class="note">{escape(note)}</p>' for note in figure_notes(report)]
     if report.comparisons:
         parts.append("<h2>Comparisons</h2><ul>")
         parts += [f"<li>{escape(comparison_sentence(c))}</li>" for c in report.comparisons]

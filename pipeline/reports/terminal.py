@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.findings import Finding
-from pipeline.runs.outcomes import PENDING, RunReport
-from pipeline.runs.stats import Comparison
+from pipeline.outcomes import PASS_AT_K, PENDING, ConfigSummary, RunReport
+from pipeline.stats import Comparison
 
 
 def _pct(value: float) -> str:
@@ -26,6 +26,25 @@ def number(value: float | None, digits: int = 0) -> str:
     if value is None:
         return "–"
     return f"{value:.{digits}f}"
+
+
+def pass_at_text(c: ConfigSummary, k: int) -> str:
+    """pass@k as a percentage, "–" when fewer than k samples were validated."""
+    value = c.pass_at.get(k)
+    return "–" if value is None else _pct(value)
+
+
+def figure_notes(report: RunReport) -> list[str]:
+    """What a "–" in the pass@k and requirement columns means, said once under the table."""
+    notes = []
+    short = [k for k in PASS_AT_K if any(c.pass_at.get(k) is None for c in report.configs)]
+    for k in short:
+        notes.append(f"pass@{k} is – where fewer than {k} samples were validated: the unbiased "
+                     f"estimator 1 - C(n-c, {k})/C(n, {k}) needs n >= {k} (use --seeds {k} or more)")
+    if any(c.requirements_mean is None and c.total for c in report.configs):
+        notes.append("requirements are – where the smoke run was off (--no-smoke): they are "
+                     "read from the game's play")
+    return notes
 
 
 def comparison_sentence(c: Comparison, alpha: float = 0.05) -> str:
@@ -54,7 +73,8 @@ def print_table(report: RunReport, file: IO[str]) -> None:
     table = Table(title=f"gencheck run {report.run_id}: {report.generated} generated, "
                         f"{report.reused} reused")
     for column, justify in (("configuration", "left"), ("passed", "right"), ("rate", "right"),
-                            ("95% interval", "center"), ("looped", "right"), ("no compile", "right"),
+                            ("95% interval", "center"), ("pass@1", "right"),
+                            ("pass@3", "right"), ("requirements", "right"), ("looped", "right"), ("no compile", "right"),
                             ("undefined name", "right"), ("crashed", "right"),
                             ("median tokens", "right"), ("median s", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
@@ -62,9 +82,12 @@ def print_table(report: RunReport, file: IO[str]) -> None:
         pending = f" (+{c.pending} pending)" if c.pending else ""
         style = "green" if c.total and c.passed == c.total else "red" if c.passed == 0 else "yellow"
         table.add_row(c.name, f"{c.passed}/{c.total}{pending}", f"[{style}]{_pct(c.pass_rate)}[/]",
-                      str(c.interval), str(c.looped), str(c.compile_failed), str(c.undefined_name),
+                      str(c.interval), pass_at_text(c, 1), pass_at_text(c, 3),
+                      c.requirements_text(), str(c.looped), str(c.compile_failed), str(c.undefined_name),
                       str(c.crashed), number(c.median_tokens), number(c.median_seconds, 1))
     console.print(table)
+    for note in figure_notes(report):
+        console.print(note)
     for c in report.configs:
         if reasons := first_error_counts(report, c.name):
             console.print(f"{c.name} failed first on: "
@@ -143,13 +166,16 @@ def to_markdown(report: RunReport) -> str:
     lines = [f"## gencheck run {report.run_id}", "",
              f"{report.generated} samples generated, {report.reused} reused. {report.headline()}", "",
              *[f"> {_md(note)}\n" for note in report.notes],
-             "| configuration | passed | rate | 95% interval | looped | no compile | undefined name "
-             "| crashed | median tokens | median s |",
-             "|---|---:|---:|:---:|---:|---:|---:|---:|---:|---:|"]
+             "| configuration | passed | rate | 95% interval | pass@1 | pass@3 | requirements "
+             "| looped | no compile | undefined name | crashed | median tokens | median s |",
+             "|---|---:|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in report.configs:
         lines.append(f"| {_md(c.name)} | {c.passed}/{c.total} | {_pct(c.pass_rate)} | {c.interval} "
+                     f"| {pass_at_text(c, 1)} | {pass_at_text(c, 3)} | {c.requirements_text()} "
                      f"| {c.looped} | {c.compile_failed} | {c.undefined_name} | {c.crashed} "
                      f"| {number(c.median_tokens)} | {number(c.median_seconds, 1)} |")
+    if notes := figure_notes(report):
+        lines += ["", *[f"<sub>{_md(note)}</sub>  " for note in notes]]
     if report.comparisons:
         lines += ["", "### Comparisons", ""]
         lines += [f"- {_md(comparison_sentence(c))}" for c in report.comparisons]

@@ -6,16 +6,37 @@ numbers), and kept free of any output format.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.findings import Finding, Severity, first_error
-from pipeline.runs.stats import Comparison, Interval, compare_pass_rates, wilson_interval
-from pipeline.runs.store import RunSampleRow, Store
+from pipeline.stats import Comparison, Interval, compare_pass_rates, pass_at_k, wilson_interval
+from pipeline.store import RunSampleRow, Store
 
 PENDING = "pending"  # a sample whose validation has not finished (a killed run)
+# pass@k shown per configuration: pass@1 is the pass rate, pass@3 is what quant write-ups
+# report ("did one of three tries work?"). Unbiased only for k <= n, so None below that.
+PASS_AT_K = (1, 3)
+SCORE = re.compile(r"(\d{1,4})/(\d{1,4})")
+
+
+def parse_requirement_score(value: Any) -> tuple[int, int] | None:
+    """The smoke run's "k/n" requirement score, or None when absent or not a score."""
+    match = SCORE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    met, points = int(match[1]), int(match[2])
+    return (met, points) if 0 <= met <= points and points > 0 else None
+
+
+def requirement_points() -> int:
+    """How many points the prompt's requirement checks score (8 for the Flappy Bird prompt)."""
+    from validators.requirements import CHECKS  # lazily: validators/ imports its whole stack
+
+    return len(CHECKS)
 
 
 @dataclass(frozen=True)
@@ -34,6 +55,7 @@ class SampleOutcome:
     finish_reason: str | None
     screenshots: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict, compare=False)
+    requirements: tuple[int, int] | None = None  # (met, points); None when not scored
 
     @property
     def name(self) -> str:
@@ -77,10 +99,20 @@ class ConfigSummary:
     crashed: int
     median_tokens: float | None
     median_seconds: float | None
+    pass_at: dict[int, float | None] = field(default_factory=dict)  # k -> pass@k, None if n < k
+    requirements_mean: float | None = None  # mean points met over the scored samples
+    requirements_points: int | None = None  # out of how many (8)
+    requirements_scored: int = 0
 
     @property
     def pass_rate(self) -> float:
         return self.passed / self.total if self.total else 0.0
+
+    def requirements_text(self) -> str:
+        """`5.2/8`, or "–" when no sample was scored (the smoke run was off)."""
+        if self.requirements_mean is None:
+            return "–"
+        return f"{self.requirements_mean:.1f}/{self.requirements_points}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +122,9 @@ class ConfigSummary:
             "undefined_name": self.undefined_name, "crashed": self.crashed,
             "pending": self.pending,
             "median_tokens": self.median_tokens, "median_seconds": self.median_seconds,
+            "pass_at_k": {str(k): None if v is None else round(v, 6) for k, v in self.pass_at.items()},
+            "requirements": {"mean": self.requirements_mean, "points": self.requirements_points,
+                             "scored": self.requirements_scored},
         }
 
 
@@ -102,6 +137,7 @@ def summarize(name: str, samples: Sequence[SampleOutcome]) -> ConfigSummary:
     """Pass counts over validated samples; a pending sample counts in `pending`, not in `total`."""
     done = [s for s in samples if s.verdict != PENDING]
     passed = sum(s.verdict == "pass" for s in done)
+    scores = [s.requirements for s in done if s.requirements is not None]
     return ConfigSummary(
         name=name, passed=passed, total=len(done), pending=len(samples) - len(done),
         interval=wilson_interval(passed, len(done)),
@@ -109,6 +145,10 @@ def summarize(name: str, samples: Sequence[SampleOutcome]) -> ConfigSummary:
         undefined_name=sum(s.undefined_name for s in done), crashed=sum(s.crashed for s in done),
         median_tokens=_median(s.tokens for s in samples),
         median_seconds=_median(s.seconds for s in samples),
+        pass_at={k: pass_at_k(len(done), passed, k) if len(done) >= k else None for k in PASS_AT_K},
+        requirements_mean=round(statistics.fmean(m for m, _ in scores), 3) if scores else None,
+        requirements_points=max((p for _, p in scores), default=None),
+        requirements_scored=len(scores),
     )
 
 
@@ -169,12 +209,24 @@ class RunReport:
             "samples": [{"config": s.config, "model": s.model, "seed": s.seed, "verdict": s.verdict,
                          "reused": s.reused, "tokens": s.tokens, "seconds": s.seconds,
                          "finish_reason": s.finish_reason,
+                         "requirements": "{}/{}".format(*s.requirements) if s.requirements else None,
                          "first_error": s.first_error.to_json() if s.first_error else None}
                         for s in self.samples],
         }
 
 
-def outcome_from_row(row: RunSampleRow) -> SampleOutcome:
+def sample_requirements(details: dict[str, Any], *, validated: bool,
+                        smoke_on: bool) -> tuple[int, int] | None:
+    """A sample's requirement score: the smoke run's k/n; 0/n when the run had the smoke run on
+    but this sample had no program that compiled (a game that never runs meets no point, as a
+    person scoring it by hand would say); None when nothing was scored."""
+    score = parse_requirement_score(details.get("requirements"))
+    if score is None and validated and smoke_on and details.get("smoke") != "run":
+        return (0, requirement_points())
+    return score
+
+
+def outcome_from_row(row: RunSampleRow, *, smoke_on: bool = False) -> SampleOutcome:
     v = row.validation
     findings = tuple(Finding.from_json(f) for f in v.findings) if v else ()
     details = v.details if v else {}
@@ -184,7 +236,8 @@ def outcome_from_row(row: RunSampleRow) -> SampleOutcome:
         findings=findings, code=v.code if v else None, text=row.sample.text,
         tokens=row.sample.n_generated_tokens, seconds=row.sample.seconds,
         finish_reason=row.sample.finish_reason,
-        screenshots=tuple(details.get("screenshots") or ()), details=details)
+        screenshots=tuple(details.get("screenshots") or ()), details=details,
+        requirements=sample_requirements(details, validated=v is not None, smoke_on=smoke_on))
 
 
 def comparisons_of(configs: Sequence[ConfigSummary]) -> tuple[Comparison, ...]:
@@ -199,7 +252,9 @@ def comparisons_of(configs: Sequence[ConfigSummary]) -> tuple[Comparison, ...]:
 def build_report(store: Store, run_id: int, *, min_pass_rate: float | None = None,
                  notes: Sequence[str] = ()) -> RunReport:
     rows = store.run_samples(run_id)
-    samples = tuple(outcome_from_row(r) for r in rows)
+    settings = store.run_settings(run_id)
+    smoke_on = bool(settings.get("smoke"))
+    samples = tuple(outcome_from_row(r, smoke_on=smoke_on) for r in rows)
     names = list(dict.fromkeys(s.config for s in samples))
     configs = tuple(summarize(n, [s for s in samples if s.config == n]) for n in names)
     gates = () if min_pass_rate is None else tuple(
@@ -207,4 +262,4 @@ def build_report(store: Store, run_id: int, *, min_pass_rate: float | None = Non
     return RunReport(
         run_id=run_id, generated=sum(not r.reused for r in rows), reused=sum(r.reused for r in rows),
         samples=samples, configs=configs, comparisons=comparisons_of(configs), gates=gates,
-        notes=tuple(notes), settings=store.run_settings(run_id))
+        notes=tuple(notes), settings=settings)

@@ -6,6 +6,7 @@ estimator of Chen et al. (2021), computed as a product so it never overflows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -98,7 +99,8 @@ class Comparison:
             "passed_a": self.passed_a, "total_a": self.total_a,
             "passed_b": self.passed_b, "total_b": self.total_b,
             "difference": round(self.difference, 6),
-            "odds_ratio": None if self.odds_ratio != self.odds_ratio else self.odds_ratio,
+            # None when infinite (B all pass, A none) or undefined: JSON has no Infinity or NaN
+            "odds_ratio": self.odds_ratio if math.isfinite(self.odds_ratio) else None,
             "p_value": self.p_value,
             "alternative": self.alternative,
             "test": "fisher-exact",

@@ -126,3 +126,43 @@ def test_configurations_from_runs_on_different_models_are_compared_with_a_note(
     assert code == 0
     assert err.splitlines() == [f"gencheck compare: note: unsloth-qwq (run 1) ran on {FAILING.name} but "
                                 f"llama.cpp-default (run 2) on {PASSING.name}"]
+
+
+def test_two_configurations_are_set_side_by_side_on_pass_at_k_and_requirements(
+        store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = compare(capsys, store, "answer_flappy_globals", "answer_flappy_shapes")
+    block = out.split("\n\n")[1].splitlines()
+    assert code == 0
+    assert block == [
+        "              answer_flappy_globals (run 2)  answer_flappy_shapes (run 2)",
+        "passed        0/6                            6/6",
+        "pass@1        0%                             100%",
+        "pass@3        0%                             100%",
+        "requirements  –                              –",  # the store's runs had --no-smoke
+    ]
+
+
+def test_the_json_carries_each_sides_figures_and_no_infinite_odds_ratio(
+        store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = compare(capsys, store, "answer_flappy_globals", "answer_flappy_shapes", "--json")
+    assert "Infinity" not in out  # A passes none, B all: the odds ratio is infinite
+    (comparison,) = json.loads(out)["comparisons"]
+    assert comparison["odds_ratio"] is None
+    assert comparison["figures"]["b"]["pass_at_k"] == {"1": 1.0, "3": 1.0}
+    assert comparison["figures"]["a"]["requirements"] == {"mean": None, "points": None, "scored": 0}
+
+
+def test_two_quants_with_a_smoke_run_compare_their_requirement_scores(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two "quants" (recorded answers stand in for model files) run side by side, two seeds
+    # each: the configurations are named after the files, pass@3 needs a third seed.
+    path = tmp_path / "store.db"
+    assert main(["run", "--engine", "replay", "--model", str(PASSING), "--model", str(FAILING),
+                 "--seeds", "2", "--jobs", "1", "--store", str(path), "--json"]) == 0
+    capsys.readouterr()
+    code, out, _ = compare(capsys, path, "answer_flappy_shapes", "answer_flappy_globals")
+    block = out.split("\n\n")[1].splitlines()
+    assert code == 0
+    assert [line.split() for line in block[3:5]] == [["pass@3", "–", "–"],
+                                                      ["requirements", "8.0/8", "0.0/8"]]
+    assert block[5:] == ["(pass@3 needs at least 3 validated samples a side)"]

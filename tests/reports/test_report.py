@@ -189,6 +189,14 @@ def test_html_report_copies_the_smoke_screenshots_in(html_report: Path) -> None:
     assert re.search(r"(src|href)=\"(https?:|/)", page) is None, "an absolute or external link"
 
 
+def test_html_report_of_a_played_game_shows_its_requirement_score_and_why_pass_at_3_is_missing(
+        html_report: Path) -> None:
+    index = (html_report / "index.html").read_text(encoding="utf-8")
+    # one seed of the healthy game: pass@1 100%, pass@3 undefined, all 8 requirements met
+    assert '<td class="n">100%</td><td class="n">–</td><td class="n">8.0/8</td>' in index
+    assert "pass@3 is – where fewer than 3 samples were validated" in index
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
 def test_html_report_renders_in_chromium_without_console_errors_and_images_load(
         html_report: Path, tmp_path: Path) -> None:
