@@ -20,8 +20,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from pipeline.gguf_diff import diff_models
-from pipeline.gguf_info import read_model_info
+from pipeline.models.gguf_diff import diff_models
+from pipeline.models.gguf_info import read_model_info
 
 NORMAL_TOKENS, CONTROL_TOKENS, MERGES, BLOCKS = 151_643, 421, 151_387, 64
 ROLES = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")

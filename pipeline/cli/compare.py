@@ -192,7 +192,7 @@ def report(pairs: list[Pair], args: argparse.Namespace) -> int:
 
 def figure_rows(summary: ConfigSummary) -> list[tuple[str, str]]:
     """The figures a quant write-up reports, one (label, value) a row; a KLD row goes here."""
-    from pipeline.report import pass_at_text
+    from pipeline.reports.terminal import pass_at_text
 
     return [("passed", f"{summary.passed}/{summary.total}"),
             ("pass@1", pass_at_text(summary, 1)), ("pass@3", pass_at_text(summary, 3)),
@@ -201,7 +201,7 @@ def figure_rows(summary: ConfigSummary) -> list[tuple[str, str]]:
 
 def side_by_side(label_a: str, a: ConfigSummary, label_b: str, b: ConfigSummary) -> str:
     """A and B in two columns, one figure a row."""
-    from pipeline.outcomes import PASS_AT_K
+    from pipeline.runs.outcomes import PASS_AT_K
 
     rows_a, rows_b = figure_rows(a), figure_rows(b)
     width_a = max(len(label_a), *(len(v) for _, v in rows_a)) + 2

@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
 def run_diff(args: argparse.Namespace) -> int:
     import json
 
-    from pipeline.gguf_diff import diff_models, render_diff_text, template_diff
-    from pipeline.gguf_info import read_model_info
+    from pipeline.models.gguf_diff import diff_models, render_diff_text, template_diff
+    from pipeline.models.gguf_info import read_model_info
 
     a, b = (read_model_info(path) for path in args.models)
     diff = diff_models(a, b)

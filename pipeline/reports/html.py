@@ -11,8 +11,14 @@ import shutil
 from html import escape
 from pathlib import Path
 
-from pipeline.outcomes import PENDING, RunReport, SampleOutcome
-from pipeline.report import comparison_sentence, figure_notes, finding_line, number, pass_at_text
+from pipeline.reports.terminal import (
+    comparison_sentence,
+    figure_notes,
+    finding_line,
+    number,
+    pass_at_text,
+)
+from pipeline.runs.outcomes import PENDING, RunReport, SampleOutcome
 
 MANIFEST = ".gencheck-report"  # the files the last write_html() put in the folder, one a line
 TRANSCRIPT_TAIL = 6000  # characters of the transcript's end shown on a sample page

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.findings import Finding
-from pipeline.outcomes import PASS_AT_K, PENDING, ConfigSummary, RunReport
-from pipeline.stats import Comparison
+from pipeline.runs.outcomes import PASS_AT_K, PENDING, ConfigSummary, RunReport
+from pipeline.runs.stats import Comparison
 
 
 def _pct(value: float) -> str:

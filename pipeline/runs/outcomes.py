@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.findings import Finding, Severity, first_error
-from pipeline.stats import Comparison, Interval, compare_pass_rates, pass_at_k, wilson_interval
-from pipeline.store import RunSampleRow, Store
+from pipeline.runs.stats import Comparison, Interval, compare_pass_rates, pass_at_k, wilson_interval
+from pipeline.runs.store import RunSampleRow, Store
 
 PENDING = "pending"  # a sample whose validation has not finished (a killed run)
 # pass@k shown per configuration: pass@1 is the pass rate, pass@3 is what quant write-ups
@@ -34,7 +34,7 @@ def parse_requirement_score(value: Any) -> tuple[int, int] | None:
 
 def requirement_points() -> int:
     """How many points the prompt's requirement checks score (8 for the Flappy Bird prompt)."""
-    from validators.requirements import CHECKS  # lazily: validators/ imports its whole stack
+    from validators.play.requirements import CHECKS  # lazily: validators/ imports its whole stack
 
     return len(CHECKS)
 

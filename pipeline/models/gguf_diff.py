@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.gguf_info import ModelInfo, TokenRef, human_size, type_counts
+from pipeline.models.gguf_info import ModelInfo, TokenRef, human_size, type_counts
 
 SPECIALS_LISTED = 10  # added/removed special tokens shown in the text form; JSON has them all
 TEMPLATE_DIFF_LINES = 40

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.outcomes import PENDING, parse_requirement_score, sample_requirements, summarize
-from pipeline.report import print_table, to_json_text, to_markdown
-from pipeline.report_html import index_page
-from tests.test_report import NO_CODE, outcome, report_of
+from pipeline.reports.html import index_page
+from pipeline.reports.terminal import print_table, to_json_text, to_markdown
+from pipeline.runs.outcomes import PENDING, parse_requirement_score, sample_requirements, summarize
+from tests.reports.test_report import NO_CODE, outcome, report_of
 
 
 def scored(seed: int, verdict: str, met: int | None, **kw: object):
