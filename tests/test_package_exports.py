@@ -7,7 +7,7 @@ import sys
 import pytest
 
 PACKAGES = ("pipeline.sampling", "pipeline.models", "pipeline.generation", "pipeline.runs",
-            "pipeline.reports", "validators.static", "validators.sandbox.box", "validators.smoke.smoke_run",
+            "pipeline.reports", "validators.static", "validators.sandbox", "validators.smoke",
             "validators.play")
 
 
