@@ -26,6 +26,7 @@ from pipeline.outcomes import ConfigSummary, RunReport, SampleOutcome, build_rep
 from pipeline.progress import RunProgress
 from pipeline.sampler_explain import chain_label
 from pipeline.samplers import SamplerChain
+from pipeline.shards import Shard
 from pipeline.store import GATE_COMMAND, SampleKey, Store, StoredSample, sha256_text, validation_key
 from pipeline.validation_pool import (
     ValidationJob,
@@ -73,6 +74,7 @@ class RunPlan:
     # EmbeddedEngine keyword arguments from llama-cli flags (n_ctx, n_gpu_layers, n_threads,
     # kv_overrides). Those that can change the text (n_ctx, kv_overrides) are part of the key.
     engine_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    shard: Shard | None = None  # --shard K/N: only this shard's cells (pipeline/shards.py)
 
     def cells(self) -> list[tuple[str, ModelChoice, Configuration, int]]:
         """(config display name, model, configuration, seed) in the order they run."""
@@ -80,7 +82,9 @@ class RunPlan:
         for model in self.models:
             for config in self.configs:
                 name = cell_name(model, config, len(self.models), len(self.configs))
-                cells += [(name, model, config, seed) for seed in self.seeds]
+                cells += [(name, model, config, seed) for seed in self.seeds
+                          if self.shard is None or self.shard.holds(
+                              model.sha256, self.prompt.name, config.chain.to_dict(), seed)]
         return cells
 
     def settings(self) -> dict[str, Any]:
@@ -89,7 +93,8 @@ class RunPlan:
                 "seeds": list(self.seeds), "prompt": self.prompt.name, "engine": self.engine,
                 "n_predict": self.n_predict, "smoke": self.smoke, "jobs": self.jobs,
                 "engine_options": self.engine_options,
-                "validators_version": validators_version()}
+                "validators_version": validators_version(),
+                **({} if self.shard is None else {"shard": str(self.shard)})}
 
 
 def cell_name(model: ModelChoice, config: Configuration, n_models: int, n_configs: int) -> str:

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import store_schema
-from pipeline.store_lock import WRITE_WAIT_SECONDS, begin_immediate, opening_lock
 from pipeline.errors import UsageError
+from pipeline.store_lock import WRITE_WAIT_SECONDS, begin_immediate, opening_lock
 
 GATE_COMMAND = "pytest-gate"  # a run row's command when the pytest gate made it: [GATE_COMMAND, config]
 
@@ -210,9 +211,9 @@ class Store:
     def start_run(self, command: list[str], settings: Mapping[str, Any], version: str) -> int:
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO runs (started_at, status, command, settings, gencheck_version) "
-                "VALUES (?, 'running', ?, ?, ?)",
-                (now(), json.dumps(command), canonical_json(settings), version))
+                "INSERT INTO runs (started_at, status, command, settings, gencheck_version, uid) "
+                "VALUES (?, 'running', ?, ?, ?, ?)",
+                (now(), json.dumps(command), canonical_json(settings), version, uuid.uuid4().hex))
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, summary: Mapping[str, Any]) -> None:
@@ -232,10 +233,13 @@ class Store:
         row = self.db.execute("SELECT started_at, settings FROM runs WHERE id=?", (run_id,)).fetchone()
         return {} if row is None else {"started_at": row["started_at"], **json.loads(row["settings"])}
 
-    def finished_runs(self, *, with_gate: bool = True) -> list[int]:
-        """Ids of the finished runs, oldest first; without the pytest gate's own runs if asked."""
-        rows = self.db.execute("SELECT id, command FROM runs WHERE status='finished' ORDER BY id")
-        return [int(r["id"]) for r in rows if with_gate or json.loads(r["command"])[:1] != [GATE_COMMAND]]
+    def finished_runs(self, *, with_gate: bool = True, with_shards: bool = True) -> list[int]:
+        """Ids of the finished runs, oldest first; without the pytest gate's own runs, or without
+        `--shard K/N` runs (a part of a matrix; `gencheck merge` joins them into a whole), if asked."""
+        rows = self.db.execute("SELECT id, command, settings FROM runs WHERE status='finished' ORDER BY id")
+        return [int(r["id"]) for r in rows
+                if (with_gate or json.loads(r["command"])[:1] != [GATE_COMMAND])
+                and (with_shards or "shard" not in json.loads(r["settings"]))]
 
     # -- samples --------------------------------------------------------------------------
 

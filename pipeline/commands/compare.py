@@ -144,7 +144,7 @@ def last_two_runs(store: Store) -> tuple[int, int]:
     The pytest gate's own runs (one configuration each) are left out: the nightly job runs the
     gate after its matrix, and "since last night" means last night's matrix, not its gate.
     """
-    runs = store.finished_runs(with_gate=False)
+    runs = store.finished_runs(with_gate=False, with_shards=False)  # a shard is part of a matrix
     if not runs:
         raise UsageError("--last needs two finished runs in the store; there are none")
     latest, configs = runs[-1], store.config_names(runs[-1])

@@ -66,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     how.add_argument("--store", type=Path, default=None, metavar="PATH",
                      help="SQLite results store (default $GENCHECK_HOME/gencheck.db or "
                      "~/.local/share/gencheck/gencheck.db)")
+    how.add_argument("--shard", type=shard_flag, default=None, metavar="K/N",
+                     help="generate only shard K of N (1 <= K <= N): a fixed share of the cells, the "
+                     "same on every machine; merge the shards' stores with `gencheck merge`")
     how.add_argument("--jobs", type=int, default=None, metavar="N",
                      help="validation worker processes (default: number of cores)")
     out = parser.add_argument_group("reports and gates")
@@ -104,6 +107,15 @@ def llama_configuration(extra: list[str], notes: list[str]) -> tuple[Any, list[s
     configuration = chain_configuration(parsed.chain, name) if parsed.any_sampling_flag or parsed.preset else None
     n_predict = parsed.n_predict if parsed.n_predict != -1 else None
     return configuration, [parsed.model] if parsed.model else [], options, n_predict
+
+
+def shard_flag(text: str) -> Any:
+    from pipeline.shards import parse_shard
+
+    try:
+        return parse_shard(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_rate(text: str) -> float:
@@ -173,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         plan = RunPlan(models=tuple(models), configs=tuple(configs),
                        seeds=tuple(range(1, args.seeds + 1)), prompt=prompt, engine=args.engine,
                        n_predict=n_predict, smoke=not args.no_smoke, jobs=args.jobs or default_jobs(),
-                       engine_options=engine_options)
+                       engine_options=engine_options, shard=args.shard)
         result = execute(plan, store, command=["gencheck", *sys.argv[1:]],
                          min_pass_rate=args.min_pass_rate, notes=notes)
 
