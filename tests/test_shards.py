@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import UsageError
@@ -20,6 +20,7 @@ chains = st.dictionaries(st.sampled_from(["temp", "top_k", "min_p", "seed"]),
                          st.integers(0, 100) | st.floats(0, 2, allow_nan=False))
 
 
+@settings(deadline=None)  # a property of the split, not of its speed on a busy machine
 @given(counts.flatmap(lambda n: st.tuples(st.integers(1, n), st.just(n))),
        st.sampled_from(["{k}/{n}", " {k} / {n} ", "{k}/ {n}"]))
 def test_every_k_of_n_parses_back_to_itself(k_n: tuple[int, int], form: str) -> None:
@@ -29,6 +30,7 @@ def test_every_k_of_n_parses_back_to_itself(k_n: tuple[int, int], form: str) -> 
     assert parse_shard(str(shard)) == shard
 
 
+@settings(deadline=None)  # a property of the split, not of its speed on a busy machine
 @given(st.integers(-100, 10_000), st.integers(-100, 10_000))
 def test_k_outside_one_to_n_is_a_usage_error(k: int, n: int) -> None:
     if 1 <= k <= n:
@@ -38,6 +40,7 @@ def test_k_outside_one_to_n_is_a_usage_error(k: int, n: int) -> None:
             parse_shard(f"{k}/{n}")
 
 
+@settings(deadline=None)  # a property of the split, not of its speed on a busy machine
 @given(st.text(max_size=20))
 def test_any_text_is_a_shard_or_a_one_line_usage_error(text: str) -> None:
     try:
@@ -48,12 +51,14 @@ def test_any_text_is_a_shard_or_a_one_line_usage_error(text: str) -> None:
         assert 1 <= shard.index <= shard.count
 
 
+@settings(deadline=None)  # a property of the split, not of its speed on a busy machine
 @given(st.text(min_size=1, max_size=8), chains, st.integers(-2**31, 2**32), st.integers(1, 64))
 def test_every_cell_is_in_exactly_one_shard(model: str, chain: dict, seed: int, count: int) -> None:
     holders = [k for k in range(1, count + 1) if Shard(k, count).holds(model, "flappy_bird", chain, seed)]
     assert holders == [shard_of(model, "flappy_bird", chain, seed, count)]
 
 
+@settings(deadline=None)  # a property of the split, not of its speed on a busy machine
 @given(st.text(min_size=1, max_size=8), chains, st.integers(1, 16), st.integers(1, 8))
 def test_seeds_of_one_configuration_are_dealt_evenly(model: str, chain: dict, count: int, rounds: int) -> None:
     shards = [shard_of(model, "flappy_bird", chain, seed, count) for seed in range(1, count * rounds + 1)]
@@ -76,3 +81,31 @@ def test_the_split_is_the_same_in_every_process_and_on_every_machine() -> None:
                              env={"PYTHONHASHSEED": hash_seed, "PATH": ""}, cwd=REPO)
         assert out.stdout.strip() == str(expected)
 
+
+
+def test_a_shard_run_says_how_many_cells_it_holds_and_records_its_shard(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+    from pipeline.store import Store
+
+    held = {}
+    for k in (1, 2, 3):
+        argv = ["run", "--engine", "replay", "--model", str(REPO / "fixtures" / "corpus" / "answer_flappy_shapes.txt"),
+                "--seeds", "4", "--no-smoke", "--jobs", "1", "--shard", f"{k}/3", "--store", str(tmp_path / f"{k}.db")]
+        assert main(argv) == 0
+        note = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("shard"))
+        held[k] = int(note.split()[2])
+        assert note == f"shard {k}/3: {held[k]} of the matrix's 4 cells"
+        with Store(tmp_path / f"{k}.db") as store:
+            assert store.run_settings(1)["shard"] == f"{k}/3"
+            assert store.sample_count() == held[k]
+    assert sum(held.values()) == 4
+
+
+def test_a_malformed_shard_is_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--shard", "0/2"])
+    assert exit_.value.code == 2
+    assert "argument --shard: '0/2': K must lie between 1 and N" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,9 @@ def run(args: argparse.Namespace) -> int:
                        seeds=tuple(range(1, args.seeds + 1)), prompt=prompt, engine=args.engine,
                        n_predict=n_predict, smoke=not args.no_smoke, jobs=args.jobs or default_jobs(),
                        engine_options=engine_options, shard=args.shard)
+        if args.shard is not None:  # a shard may hold few cells, or none: say so before the run
+            whole = len(dataclasses.replace(plan, shard=None).cells())
+            print(f"shard {args.shard}: {len(plan.cells())} of the matrix's {whole} cells", file=sys.stderr)
         result = execute(plan, store, command=["gencheck", *sys.argv[1:]],
                          min_pass_rate=args.min_pass_rate, notes=notes)
 
