@@ -17,7 +17,6 @@ from pipeline import __version__
 from pipeline.errors import UsageError
 from pipeline.shards import parse_shard
 from pipeline.store import Store, canonical_json
-from pipeline.store_lock import begin_immediate
 
 
 def join_shard_runs(store: Store, run_ids: Sequence[int], command: Sequence[str]) -> int:
@@ -45,9 +44,9 @@ def join_shard_runs(store: Store, run_ids: Sequence[int], command: Sequence[str]
     assert common is not None
     joined = {**json.loads(common), "joined_shards": [shards[k][1] for k in sorted(shards)]}
     earlier = store.db.execute("SELECT id FROM runs WHERE settings = ?", (canonical_json(joined),)).fetchone()
-    if earlier is not None:
-        return int(earlier["id"])
-    joined_id = store.start_run(list(command), joined, __version__)
+    joined_id = int(earlier["id"]) if earlier is not None else store.start_run(list(command), joined, __version__)
+    # Linked again when found: a join interrupted before its links were written gets them now
+    # (INSERT OR IGNORE: a finished join is left as it was).
     _link_samples(store, joined_id, [shards[k][0] for k in sorted(shards)])
     return joined_id
 
@@ -59,13 +58,8 @@ def _link_samples(store: Store, joined_id: int, shard_runs: Sequence[int]) -> No
     # In the order the unsharded run would have: configurations as they first appear, then seeds.
     config_rank = {name: rank for rank, name in enumerate(dict.fromkeys(r["config_name"] for r in rows))}
     rows.sort(key=lambda r: (config_rank[r["config_name"]], r["seed"]))
-    begin_immediate(store.db)
-    try:
-        store.db.executemany(
+    with store.transaction() as db:
+        db.executemany(
             "INSERT OR IGNORE INTO run_samples (run_id, sample_id, config_name, reused, validation_id)"
             " VALUES (?, ?, ?, ?, ?)",
             [(joined_id, r["sample_id"], r["config_name"], r["reused"], r["validation_id"]) for r in rows])
-    except BaseException:
-        store.db.execute("ROLLBACK")
-        raise
-    store.db.execute("COMMIT")

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from pipeline.errors import UsageError
 from pipeline.store import Store
-from pipeline.store_lock import begin_immediate
 
 SAMPLE_COLUMNS = ("sample_key", "model_sha256", "model_name", "prompt_name", "chain", "seed", "engine",
                   "engine_version", "options", "text", "transcript", "n_generated_tokens", "seconds",
@@ -55,18 +54,13 @@ def merge_into(out: Store, inputs: Sequence[Path]) -> list[MergedInput]:
         if not path.is_file():
             raise UsageError(f"input store {path} does not exist")
     results: list[MergedInput] = []
-    begin_immediate(out.db)
-    try:
+    with out.transaction() as db:  # all inputs or nothing: a refused sample rolls back the rest
         for path in inputs:
             if _same_file(path, out.path):
-                results.append(MergedInput(path, latest_finished_run=_latest_finished(out.db)))
+                results.append(MergedInput(path, latest_finished_run=_latest_finished(db)))
                 continue
             with Store(path) as source:
-                results.append(_merge_one(out.db, source.db, path))
-    except BaseException:
-        out.db.execute("ROLLBACK")
-        raise
-    out.db.execute("COMMIT")
+                results.append(_merge_one(db, source.db, path))
     return results
 
 

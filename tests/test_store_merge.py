@@ -123,3 +123,21 @@ def test_merging_without_joining_prints_what_each_input_brought(
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].endswith("1 runs, 2 samples (0 already there), 2 validations added")
     assert lines[1].endswith("0 runs, 0 samples (2 already there), 0 validations added")
+
+
+def test_runs_from_before_run_uids_get_one_each_and_keep_it(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import store_schema
+
+    before_uids = [m for m in store_schema.MIGRATIONS if m[0] != "m003_run_uids"]
+    with monkeypatch.context() as patch:
+        patch.setattr(store_schema, "MIGRATIONS", before_uids)
+        with Store(tmp_path / "old.db") as old:
+            for n in range(2):
+                old.db.execute("INSERT INTO runs (started_at, status, command, settings, gencheck_version)"
+                               " VALUES ('2026-01-01', 'finished', '[]', ?, '0.1')", (f'{{"n":{n}}}',))
+    with Store(tmp_path / "old.db") as store:
+        uids = [r["uid"] for r in store.runs()]
+    assert len(set(uids)) == 2 and all(len(uid) == 32 for uid in uids)
+    with Store(tmp_path / "old.db") as store:
+        assert [r["uid"] for r in store.runs()] == uids
