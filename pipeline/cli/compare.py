@@ -12,7 +12,7 @@ from pipeline.errors import UsageError
 
 if TYPE_CHECKING:
     from pipeline.runs.outcomes import ConfigSummary
-    from pipeline.runs.store import Store
+    from pipeline.store.db import Store
 
     Pair = tuple[str, ConfigSummary, str, ConfigSummary]
 
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.runs.store import Store, default_store_path
+    from pipeline.store.db import Store, default_store_path
 
     if not 0 < args.alpha < 1:
         raise UsageError(f"--alpha must lie between 0 and 1, not {args.alpha}")
@@ -149,7 +149,7 @@ def last_two_runs(store: Store) -> tuple[int, int]:
     The pytest gate's own runs (one configuration each) are left out: the nightly job runs the
     gate after its matrix, and "since last night" means last night's matrix, not its gate.
     """
-    runs = store.finished_runs(with_gate=False)
+    runs = store.finished_runs(with_gate=False, with_shards=False)  # a shard is part of a matrix
     if not runs:
         raise UsageError("--last needs two finished runs in the store; there are none")
     latest, configs = runs[-1], store.config_names(runs[-1])

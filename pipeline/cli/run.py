@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     how.add_argument("--store", type=Path, default=None, metavar="PATH",
                      help="SQLite results store (default $GENCHECK_HOME/gencheck.db or "
                      "~/.local/share/gencheck/gencheck.db)")
+    how.add_argument("--shard", type=shard_flag, default=None, metavar="K/N",
+                     help="generate only shard K of N (1 <= K <= N): a fixed share of the cells, the "
+                     "same on every machine; merge the shards' stores with `gencheck merge`")
     how.add_argument("--jobs", type=int, default=None, metavar="N",
                      help="validation worker processes (default: number of cores)")
     out = parser.add_argument_group("reports and gates")
@@ -106,6 +110,15 @@ def llama_configuration(extra: list[str], notes: list[str]) -> tuple[Any, list[s
     return configuration, [parsed.model] if parsed.model else [], options, n_predict
 
 
+def shard_flag(text: str) -> Any:
+    from pipeline.runs.shards import parse_shard
+
+    try:
+        return parse_shard(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_rate(text: str) -> float:
     try:
         value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
@@ -128,9 +141,9 @@ def run(args: argparse.Namespace) -> int:
         configuration,
         execute,
     )
-    from pipeline.runs.store import Store
     from pipeline.runs.validation_pool import default_jobs
     from pipeline.sampling.chain import SamplerChain
+    from pipeline.store.db import Store
     from prompts import DEFAULT_PROMPT, load_prompt
 
     if args.seeds < 1:
@@ -173,7 +186,10 @@ def run(args: argparse.Namespace) -> int:
         plan = RunPlan(models=tuple(models), configs=tuple(configs),
                        seeds=tuple(range(1, args.seeds + 1)), prompt=prompt, engine=args.engine,
                        n_predict=n_predict, smoke=not args.no_smoke, jobs=args.jobs or default_jobs(),
-                       engine_options=engine_options)
+                       engine_options=engine_options, shard=args.shard)
+        if args.shard is not None:  # a shard may hold few cells, or none: say so before the run
+            whole = len(dataclasses.replace(plan, shard=None).cells())
+            print(f"shard {args.shard}: {len(plan.cells())} of the matrix's {whole} cells", file=sys.stderr)
         result = execute(plan, store, command=["gencheck", *sys.argv[1:]],
                          min_pass_rate=args.min_pass_rate, notes=notes)
 

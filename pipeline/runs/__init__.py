@@ -1,5 +1,5 @@
-"""Runs: the matrix of models x configurations x seeds, validation of finished samples, the
-results store, and the statistics and outcomes read back from it."""
+"""Runs: the matrix of models x configurations x seeds (and its shards), validation of finished
+samples, and the statistics and outcomes read back from the store."""
 
 from pipeline.lazy_exports import lazy_exports
 
@@ -12,9 +12,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "chain_configuration": "matrix",
     "choose_model": "matrix",
     "resolve_model": "matrix",
-    "Store": "store",
-    "SampleKey": "store",
-    "default_store_path": "store",
     "RunReport": "outcomes",
     "ConfigSummary": "outcomes",
     "SampleOutcome": "outcomes",
@@ -28,4 +25,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "ValidationPool": "validation_pool",
     "ValidationJob": "validation_pool",
     "RunProgress": "progress",
+    "Shard": "shards",
+    "parse_shard": "shards",
+    "join_shard_runs": "shard_join",
 })

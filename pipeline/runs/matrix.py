@@ -24,14 +24,7 @@ from pipeline.extract import prompt_opens_think
 from pipeline.generation.engines.base import Engine
 from pipeline.runs.outcomes import ConfigSummary, RunReport, SampleOutcome, build_report
 from pipeline.runs.progress import RunProgress
-from pipeline.runs.store import (
-    GATE_COMMAND,
-    SampleKey,
-    Store,
-    StoredSample,
-    sha256_text,
-    validation_key,
-)
+from pipeline.runs.shards import Shard
 from pipeline.runs.validation_pool import (
     ValidationJob,
     ValidationPool,
@@ -41,6 +34,14 @@ from pipeline.runs.validation_pool import (
 )
 from pipeline.sampling.chain import SamplerChain
 from pipeline.sampling.explain import chain_label
+from pipeline.store.db import (
+    GATE_COMMAND,
+    SampleKey,
+    Store,
+    StoredSample,
+    sha256_text,
+    validation_key,
+)
 from prompts import DEFAULT_PROMPT, Prompt, load_prompt
 
 ENGINES = ("embedded", "replay")
@@ -80,6 +81,7 @@ class RunPlan:
     # EmbeddedEngine keyword arguments from llama-cli flags (n_ctx, n_gpu_layers, n_threads,
     # kv_overrides). Those that can change the text (n_ctx, kv_overrides) are part of the key.
     engine_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    shard: Shard | None = None  # --shard K/N: only this shard's cells (pipeline/runs/shards.py)
 
     def cells(self) -> list[tuple[str, ModelChoice, Configuration, int]]:
         """(config display name, model, configuration, seed) in the order they run."""
@@ -87,7 +89,9 @@ class RunPlan:
         for model in self.models:
             for config in self.configs:
                 name = cell_name(model, config, len(self.models), len(self.configs))
-                cells += [(name, model, config, seed) for seed in self.seeds]
+                cells += [(name, model, config, seed) for seed in self.seeds
+                          if self.shard is None or self.shard.holds(
+                              model.sha256, self.prompt.name, config.chain.to_dict(), seed)]
         return cells
 
     def settings(self) -> dict[str, Any]:
@@ -96,7 +100,8 @@ class RunPlan:
                 "seeds": list(self.seeds), "prompt": self.prompt.name, "engine": self.engine,
                 "n_predict": self.n_predict, "smoke": self.smoke, "jobs": self.jobs,
                 "engine_options": self.engine_options,
-                "validators_version": validators_version()}
+                "validators_version": validators_version(),
+                **({} if self.shard is None else {"shard": str(self.shard)})}
 
 
 def cell_name(model: ModelChoice, config: Configuration, n_models: int, n_configs: int) -> str:

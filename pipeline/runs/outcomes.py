@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.findings import Finding, Severity, first_error
 from pipeline.runs.stats import Comparison, Interval, compare_pass_rates, pass_at_k, wilson_interval
-from pipeline.runs.store import RunSampleRow, Store
+from pipeline.store.db import RunSampleRow, Store
 
 PENDING = "pending"  # a sample whose validation has not finished (a killed run)
 # pass@k shown per configuration: pass@1 is the pass rate, pass@3 is what quant write-ups

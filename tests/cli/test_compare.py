@@ -86,7 +86,7 @@ def test_an_unknown_run_is_named_in_the_error(store: Path, capsys: pytest.Captur
 
 def test_an_empty_store_lists_no_runs_and_compares_nothing(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.runs.store import Store
+    from pipeline.store.db import Store
 
     Store(tmp_path / "empty.db").close()
     code, out, _ = compare(capsys, tmp_path / "empty.db", "--list")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli.main import main
-from pipeline.runs.store import Store
+from pipeline.store.db import Store
 from tests.paths import REPO
 
 MATRIX = ["--preset", "unsloth-qwq", "--preset", "llama.cpp-default", "--seeds", "3",

@@ -1,6 +1,6 @@
 """The results store's schema, grown by migrations: small named functions applied once each.
 
-Every migration is recorded by name in `_migrations` when it is applied (pipeline/runs/store.py's
+Every migration is recorded by name in `_migrations` when it is applied (pipeline/store/db.py's
 Store.migrate); add a new one at the end, never change one that has shipped.
 """
 
@@ -90,3 +90,12 @@ def m002_model_hashes(db: sqlite3.Connection) -> None:
             sha256 TEXT NOT NULL,
             PRIMARY KEY (path, size, mtime_ns)
         )""")
+
+
+@migration
+def m003_run_uids(db: sqlite3.Connection) -> None:
+    # A run's id is local to its store; `gencheck merge` renumbers runs, so a merged run is
+    # recognised by this uid (merging twice adds nothing). Earlier runs get a random one.
+    db.execute("ALTER TABLE runs ADD COLUMN uid TEXT")
+    db.execute("UPDATE runs SET uid = lower(hex(randomblob(16)))")
+    db.execute("CREATE UNIQUE INDEX runs_by_uid ON runs(uid)")

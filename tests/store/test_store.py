@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.runs import store_schema
-from pipeline.runs.store import SampleKey, Store, default_store_path, validation_key
+from pipeline.store import schema as store_schema
+from pipeline.store.db import SampleKey, Store, default_store_path, validation_key
 
 
 def key(seed: int = 1, **changes: object) -> SampleKey:
@@ -139,7 +139,7 @@ def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from pipeline.runs.store import SampleKey, Store
+from pipeline.store.db import SampleKey, Store
 store = Store(sys.argv[1])
 run = store.start_run(["writer"], {}, "0")
 big = "x" * 200_000

@@ -16,7 +16,10 @@ Where it lives: `--store PATH`, else `$GENCHECK_HOME/gencheck.db`, else
   old samples and an unchanged one never repeats work.
 
 A sample row is written together with its run link in one transaction: a SIGKILL leaves either
-the whole sample or none of it. The schema grows by migrations (pipeline/runs/store_schema.py), each
+the whole sample or none of it. Many processes may share one store (two runs, shards on one
+disk, the pytest gate beside a run): opening (WAL switch, migrations) and closing take turns
+under a lock file beside the store, and each write waits for the one before it (see
+pipeline/store/lock.py), so none fails with "database is locked". The schema grows by migrations (pipeline/store/schema.py), each
 applied once and recorded by name in `_migrations`.
 """
 
@@ -26,6 +29,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
-from pipeline.runs import store_schema
+from pipeline.store import schema as store_schema
+from pipeline.store.lock import WRITE_WAIT_SECONDS, begin_immediate, opening_lock
 
 GATE_COMMAND = "pytest-gate"  # a run row's command when the pytest gate made it: [GATE_COMMAND, config]
 
@@ -130,20 +135,33 @@ class Store:
         self.path = Path(path) if path is not None else default_store_path()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE), so each
-            # write is exactly one transaction and nothing is committed behind our back.
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             raise UsageError(f"cannot open the results store {self.path}: {exc}") from None
+        # SQLite's busy wait does not cover everything an opening does: switching a new file to
+        # WAL and creating tables start in rollback mode, where two openers can deadlock and one
+        # is refused at once ("database is locked", 1 run in 7 under load). So openings take turns.
         try:
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.migrate()
-        except sqlite3.Error as exc:  # not SQLite, another program's database, read-only...
-            self.db.close()
-            raise UsageError(f"cannot use {self.path} as the results store: {exc}") from None
+            self._open()
+        except OSError as exc:  # the lock file beside the store cannot be made: a read-only folder
+            raise UsageError(f"cannot open the results store {self.path}: {exc}") from None
+
+    def _open(self) -> None:
+        with opening_lock(self.path):
+            try:
+                # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE), so each
+                # write is exactly one transaction and nothing is committed behind our back.
+                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=WRITE_WAIT_SECONDS)
+            except (OSError, sqlite3.Error) as exc:
+                raise UsageError(f"cannot open the results store {self.path}: {exc}") from None
+            try:
+                self.db.row_factory = sqlite3.Row
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self.migrate()
+            except sqlite3.Error as exc:  # not SQLite, another program's database, read-only...
+                self.db.close()
+                raise UsageError(f"cannot use {self.path} as the results store: {exc}") from None
 
     def __enter__(self) -> Store:
         return self
@@ -152,11 +170,14 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        self.db.close()
+        # The last connection to close checkpoints and removes the WAL file; an opening at
+        # that moment could find the file half gone, so closing takes its turn too.
+        with opening_lock(self.path):
+            self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        begin_immediate(self.db)
         try:
             yield self.db
         except BaseException:
@@ -190,9 +211,9 @@ class Store:
     def start_run(self, command: list[str], settings: Mapping[str, Any], version: str) -> int:
         with self.transaction() as db:
             cur = db.execute(
-                "INSERT INTO runs (started_at, status, command, settings, gencheck_version) "
-                "VALUES (?, 'running', ?, ?, ?)",
-                (now(), json.dumps(command), canonical_json(settings), version))
+                "INSERT INTO runs (started_at, status, command, settings, gencheck_version, uid) "
+                "VALUES (?, 'running', ?, ?, ?, ?)",
+                (now(), json.dumps(command), canonical_json(settings), version, uuid.uuid4().hex))
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, summary: Mapping[str, Any]) -> None:
@@ -212,10 +233,13 @@ class Store:
         row = self.db.execute("SELECT started_at, settings FROM runs WHERE id=?", (run_id,)).fetchone()
         return {} if row is None else {"started_at": row["started_at"], **json.loads(row["settings"])}
 
-    def finished_runs(self, *, with_gate: bool = True) -> list[int]:
-        """Ids of the finished runs, oldest first; without the pytest gate's own runs if asked."""
-        rows = self.db.execute("SELECT id, command FROM runs WHERE status='finished' ORDER BY id")
-        return [int(r["id"]) for r in rows if with_gate or json.loads(r["command"])[:1] != [GATE_COMMAND]]
+    def finished_runs(self, *, with_gate: bool = True, with_shards: bool = True) -> list[int]:
+        """Ids of the finished runs, oldest first; without the pytest gate's own runs, or without
+        `--shard K/N` runs (a part of a matrix; `gencheck merge` joins them into a whole), if asked."""
+        rows = self.db.execute("SELECT id, command, settings FROM runs WHERE status='finished' ORDER BY id")
+        return [int(r["id"]) for r in rows
+                if (with_gate or json.loads(r["command"])[:1] != [GATE_COMMAND])
+                and (with_shards or "shard" not in json.loads(r["settings"]))]
 
     # -- samples --------------------------------------------------------------------------
 
