@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
-from validators.harness import play_view as pv
+from validators.harness import draw_reader as dr
 from validators.play_reach import describe, unreachable
 from validators.play_track import Played, where
 
@@ -24,12 +24,12 @@ def needed_opening(bird_h: int) -> float:
     return bird_h + max(6.0, BIRD_MARGIN * bird_h)
 
 
-def openings(run: Played, bird: pv.Box) -> list[tuple[int, pv.Pair, float, str]]:
+def openings(run: Played, bird: dr.Box) -> list[tuple[int, dr.Pair, float, str]]:
     """(frame, pair, opening in px, why) for each distinct pipe opening the bird met (a pair
-    level with the bird); pairs that overlap in x come merged (play_view.merge_overlapping),
+    level with the bird); pairs that overlap in x come merged (draw_reader.merge_overlapping),
     their opening the intersection of their gaps."""
     left, right = (run.bird_x or bird.cx) - bird.w / 2, (run.bird_x or bird.cx) + bird.w / 2
-    seen: dict[tuple[int, int, int], tuple[int, pv.Pair, float, str]] = {}
+    seen: dict[tuple[int, int, int], tuple[int, dr.Pair, float, str]] = {}
     for frame, pairs in run.pairs.items():
         for pair in pairs:
             if pair.x > right or pair.right < left:
@@ -85,7 +85,7 @@ def check_pipes_playable(autopilot: Played | None, budget_s: float) -> list[Find
     return []
 
 
-def _describe(pair: pv.Pair, size: float, why: str, bird_h: int) -> str:
+def _describe(pair: dr.Pair, size: float, why: str, bird_h: int) -> str:
     if why == "gap":
         return f"pipe gap of {max(0, round(size))} px at x={pair.x} is not enough for the {bird_h} px bird"
     if size <= 0:

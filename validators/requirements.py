@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators import colour_families as cf
-from validators import draw_record as dr
+from validators.harness import draw_reader as dr
 from validators.scenarios import press_frames
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Context:
         self.code, self.report, self.play = code, report, play
         self.window: list[int] = play.result["window"]  # type: ignore[index]
         self.frames = dr.drawn(play.frames)
-        self.bird = dr.track_bird(play.frames, self.window)
+        self.bird = dr.track_bird(play.frames, self.window, prefer=cf.is_dark)
 
     def code_lines(self, *words: str) -> list[str]:
         """Lines of the code mentioning every word (case-insensitive)."""
@@ -133,7 +133,7 @@ def check_score(ctx: Context) -> Verdict:
 
 
 def check_pipes(ctx: Context) -> Verdict:
-    pairs = [p for f in ctx.all_frames() for p in dr.pipe_pairs(f, ctx.window)]
+    pairs = [p for f in ctx.all_frames() for p in dr.pipe_pairs(dr.coloured(f), ctx.window)]
     if not pairs:
         return False, "no pipe pairs (a rect from the top and one below it, with a gap) were drawn"
     families = {cf.pipe_family(p.rgb) for p in pairs} - {None}

@@ -2,7 +2,7 @@
 so the bird follows the centre of the next pipe gap.
 
 Each frame it is shown what the game drew in the frame before. It finds the bird (the small
-shape whose x stays while its y moves), the pipe pairs (play_view.pipe_pairs) and the land, and
+shape whose x stays while its y moves), the pipe pairs (draw_reader.pipe_pairs) and the land, and
 flaps when the bird is about to sink below its target: the next gap's centre plus half of the
 rise one flap gives (learnt from the flaps it made, so strong and weak flaps, cumulative and
 fixed ones all settle around the centre). It never flaps while the bird still rises, so presses
@@ -23,9 +23,9 @@ from typing import Any
 import pygame
 
 try:
-    import play_view as pv  # inside the sandbox: the harness dir is on sys.path
+    import draw_reader as dr  # inside the sandbox: the harness dir is on sys.path
 except ImportError:  # pragma: no cover - imported from the project (tests)
-    from validators.harness import play_view as pv
+    from validators.harness import draw_reader as dr
 
 PIPES_TO_PASS = 3
 KEEP_FLYING_FRAMES = 45      # after the last pass: the score has time to change
@@ -47,7 +47,7 @@ class Autopilot:
         self.bird: Box | None = None
         self.bird_x: float | None = None
         self.ys: deque[tuple[int, float]] = deque(maxlen=HISTORY)
-        self.pairs: list[pv.Pair] = []
+        self.pairs: list[dr.Pair] = []
         self.window: Sequence[int] = (0, 0)
         self.floor = 0
         self.rises: deque[float] = deque(maxlen=6)
@@ -79,17 +79,17 @@ class Autopilot:
         if surface is None:
             return
         window = surface.get_size()
-        shapes = pv.boxes(ops)
+        shapes = dr.boxes(ops)
         bird = self._find_bird(frame, shapes, window)
-        pairs = pv.pipe_pairs(shapes, window, bird)
+        pairs = dr.pipe_pairs(shapes, window, bird)
         if bird is not None:
-            self.passed += len(pv.flew_through(self.pairs, pairs, bird))
+            self.passed += len(dr.flew_through(self.pairs, pairs, bird))
             self.ys.append((frame, bird.cy))
             self._learn_rise(frame, bird.cy)
-        self.bird, self.pairs, self.window, self.floor = bird, pairs, window, pv.land_top(shapes, window)
+        self.bird, self.pairs, self.window, self.floor = bird, pairs, window, dr.land_top(shapes, window)
 
-    def _find_bird(self, frame: int, shapes: list[pv.Box], window: Sequence[int]) -> pv.Box | None:
-        small = [b for b in shapes if pv.is_small(b, window) and 0 <= b.cx < window[0] and 0 <= b.cy < window[1]]
+    def _find_bird(self, frame: int, shapes: list[dr.Box], window: Sequence[int]) -> dr.Box | None:
+        small = [b for b in shapes if dr.is_small(b, window) and 0 <= b.cx < window[0] and 0 <= b.cy < window[1]]
         for b in small:  # keyed by place, not colour: a bird may change colour
             track = self.tracks.setdefault((b.kind, round(b.cx)), deque(maxlen=HISTORY))
             if not track or track[-1][0] != frame:
@@ -99,7 +99,7 @@ class Autopilot:
         if self.bird_key is None:
             return None
         kind, x = self.bird_key
-        bird = pv.bird_near(small, kind, x)
+        bird = dr.bird_near(small, kind, x)
         if bird is not None:
             self.bird_x = bird.cx
         return bird
@@ -194,11 +194,11 @@ class Autopilot:
             return vy >= 0                    # about to hit the land
         return next_y > target + rise / 2 and vy >= -0.5
 
-    def _target(self, bird: pv.Box) -> float:
-        opening = pv.opening(pv.ahead(self.pairs, bird))
+    def _target(self, bird: dr.Box) -> float:
+        opening = dr.opening(dr.ahead(self.pairs, bird))
         if opening is None:
             return self.floor * 0.45
         return (opening[0] + opening[1]) / 2
 
 
-Box = pv.Box
+Box = dr.Box
