@@ -209,7 +209,8 @@ def track_bird(frames: Sequence[Frame], window: Sequence[int],
     candidates.sort(key=lambda c: (-c[0], min(f for f, _ in c[4])))
     _, x0, _, _, _ = candidates[0]
     joined = [c for c in candidates if abs(c[1] - x0) <= 12]
-    first = min(joined, key=lambda c: min(f for f, _ in c[4]))
+    # the first game's bird; of shapes drawn from the same frame (a bird and its eye), the largest
+    first = min(joined, key=lambda c: (min(f for f, _ in c[4]), -max(b.w * b.h for _, b in c[4])))
     ys_by_frame: dict[int, float] = {}
     for c in joined:
         for f, b in c[4]:
