@@ -1,6 +1,7 @@
 """The checks a play-tester makes (issue 7), on the runs of one smoke report: the autopilot
 could fly through pipes (or the game made it impossible), the score counts, texts stay inside
-the window, nothing flickers, and what the prompt calls random varies across seeded runs.
+the window, nothing flickers, what the prompt calls random varies across seeded runs, and,
+round by round, pipes come from the first round and the best score keeps the round's score.
 
 check_play(code, report) -> findings; validators/smoke.py calls it after the requirement checks.
 It also notes the pipes the autopilot flew through in report.scenarios["autopilot"]["pipes_passed"].
@@ -14,6 +15,7 @@ from pipeline.findings import Finding
 from validators.play_flicker import check_flicker
 from validators.play_pipes import check_pipes_playable
 from validators.play_random import check_random
+from validators.play_rounds import check_best_kept, check_pipes_by_round
 from validators.play_score import check_score_counts
 from validators.play_text import check_text_inside
 from validators.play_track import played_runs
@@ -36,6 +38,8 @@ def check_play(code: str, report: SmokeReport) -> list[Finding]:
     if autopilot is not None and ended == "stopped":  # a crash or hang is the smoke check's finding
         budget_s = report.runs[AUTOPILOT].scenario.max_frames / 60
         findings += check_pipes_playable(autopilot, budget_s)
+    findings += check_pipes_by_round(autopilot)
+    findings += check_best_kept(autopilot)
     findings += check_score_counts(code, autopilot)
     findings += check_text_inside(runs)
     findings += check_flicker(runs)

@@ -47,7 +47,7 @@ def check_pipes_playable(autopilot: Played | None, budget_s: float) -> list[Find
     passed = len(autopilot.passes)
     bird = next(iter(autopilot.birds.values()), None)
     if not autopilot.pairs:
-        if passed:
+        if passed or autopilot.restarts:  # several rounds without pipes: requirements/no-pipes
             return []
         return [finding("smoke/autopilot", f"the autopilot passed no pipe in {budget_s:.0f} s of play: "
                         f"no pipes were ever drawn", None, **where(autopilot, autopilot.frames[-1]["f"]))]

@@ -148,6 +148,10 @@ class Played:
 
     all_frames: list[dict[str, Any]] = field(default_factory=list)
 
+    def round_of(self, frame: int) -> int:
+        """1 for the first round (game), 2 after the first restart, ..."""
+        return 1 + sum(1 for press in self.restarts if press <= frame)
+
     def frame(self, number: int) -> dict[str, Any] | None:
         for f in self.frames:
             if f["f"] >= number:
