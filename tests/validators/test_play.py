@@ -177,4 +177,5 @@ def test_corpus_game_gets_exactly_its_labelled_findings(name):
     assert _keys(report) == Counter(want["findings"]), [f.message for f in report.findings]
     assert verdict(report.findings) == want["verdict"]
     assert report.requirements_score == (want["requirements"], 8)
-    assert len(autopilot_run(name).passes) >= want["passes_at_least"]
+    if want["passes_at_least"]:  # a game that crashes before its first frame has no run to read
+        assert len(autopilot_run(name).passes) >= want["passes_at_least"]
