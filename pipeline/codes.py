@@ -98,7 +98,7 @@ CATALOGUE: tuple[Code, ...] = (
     Code("requirements", "score", W, "no score text in the top-right area, or nothing in the code increments it"),
     Code("requirements", "pipes", W, "no pipes with a gap in dark green, light brown or dark gray, or their spacing is never random"),
     Code("requirements", "best-score", W, "no best score shown after a loss"),
-    Code("requirements", "quit-restart", E, "q or Esc does not quit, or SPACE does not restart after a loss"),
+    Code("requirements", "quit-restart", E, "on the game-over screen q or Esc does not quit or SPACE never leaves it, or closing the window does not quit"),
     # play: the autopilot flies the bird through pipes; what a play-tester would report (issue 7)
     Code("smoke", "autopilot", W, "the autopilot passed no pipe, and the game is not shown to be at fault (no pipes drawn, no bird found, or it could not fly it)"),
     Code("requirements", "pipes-impossible", E, "no pipe can be passed: every gap is smaller than the bird, or pipes overlap with no gap left"),
@@ -109,6 +109,14 @@ CATALOGUE: tuple[Code, ...] = (
     Code("requirements", "flicker", W, "a region's colour (background, land, pipe, bird) changes frame after frame while its shape stays"),
     Code("requirements", "not-random", W, "what the prompt calls random is the same in every seeded run (or the background never changes on restart)"),
     Code("requirements", "first-background", W, "a seeded run's first frame does not start with a light blue background"),
+    # rounds: the autopilot plays up to 3 rounds, restarting like a tester (issue 11). Errors:
+    # each is a point of the prompt (7 or 8) failing in play, measured, not guessed from code.
+    # A first round without pipes is the game as every player first meets it: no obstacle, no
+    # score, until they lose on purpose; a best score below the score just made is a wrong
+    # number on the very screen point 8 asks for.
+    Code("requirements", "no-pipes", E, "the autopilot played several rounds and no pipe was drawn in any of them"),
+    Code("requirements", "pipes-after-restart", E, "the first round has no pipes; they first appear only after a loss and a restart"),
+    Code("requirements", "best-not-kept", E, "after a round that scored k, the game-over screen shows a best score below k"),
 )
 
 _BY_KEY = {c.key: c for c in CATALOGUE}

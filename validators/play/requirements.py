@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators.play import colour_families as cf
-from validators.play import draw_record as dr
+from validators.smoke.harness import draw_reader as dr
 from validators.smoke.scenarios import press_frames
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ class Context:
         self.code, self.report, self.play = code, report, play
         self.window: list[int] = play.result["window"]  # type: ignore[index]
         self.frames = dr.drawn(play.frames)
-        self.bird = dr.track_bird(play.frames, self.window)
+        self.bird = dr.track_bird(play.frames, self.window, prefer=cf.is_dark)
 
     def code_lines(self, *words: str) -> list[str]:
         """Lines of the code mentioning every word (case-insensitive)."""
@@ -133,7 +133,7 @@ def check_score(ctx: Context) -> Verdict:
 
 
 def check_pipes(ctx: Context) -> Verdict:
-    pairs = [p for f in ctx.all_frames() for p in dr.pipe_pairs(f, ctx.window)]
+    pairs = [p for f in ctx.all_frames() for p in dr.pipe_pairs(dr.coloured(f), ctx.window)]
     if not pairs:
         return False, "no pipe pairs (a rect from the top and one below it, with a gap) were drawn"
     families = {cf.pipe_family(p.rgb) for p in pairs} - {None}
@@ -151,10 +151,20 @@ def check_best_score(ctx: Context) -> Verdict:
     return False, "no text with the best (high) score was drawn after a loss"
 
 
+RESTART_WITHIN = 19   # frames after the restart press in which the game must leave game over
+
+
 def check_quit_restart(ctx: Context) -> Verdict:
+    """Point 8, in the game-over state: q or Esc quits (the scenarios press them only there;
+    closing the window is pressed mid-flight, as any window must close), and SPACE leaves it.
+
+    A restart is judged by state, at any frame soon after SPACE, not by one frame: the
+    game-over texts go (or the score resets), or the bird goes back to its start. A restart
+    that keeps the fall speed may end the new round within a second; it was a restart all
+    the same, and the scenario flaps on at once as a player would."""
     quits = [f for f in ctx.report.findings if f.code in ("quit-ignored", "early-exit", "exception", "hang")]
     if any(f.code == "quit-ignored" for f in quits):
-        return False, "q or Esc (or closing the window) does not quit the game"
+        return False, "q or Esc on the game-over screen, or closing the window, does not quit the game"
     result = ctx.play.result or {}
     restart = ctx.play.scenario.frames_with_role("restart")
     if not restart:
@@ -163,13 +173,13 @@ def check_quit_restart(ctx: Context) -> Verdict:
     if result.get("frame", 0) <= at + 5:
         return False, f"the game did not run past the restart press at frame {at} ({result.get('outcome')})"
     before = {t for f in ctx.frames if at - 3 <= f["f"] < at for t, _ in dr.texts(f)}
-    after = {t for f in ctx.frames if at + 5 <= f["f"] <= at + 15 for t, _ in dr.texts(f)}
-    if before - after:
+    after = [f for f in ctx.frames if at < f["f"] <= at + RESTART_WITHIN]
+    if any(before - {t for t, _ in dr.texts(f)} for f in after):
         return True, "the game-over texts went away after SPACE"
     ys = ctx.bird.ys if ctx.bird else {}
-    if at - 1 in ys and at + 10 in ys and abs(ys[at + 10] - ys[at - 1]) > 20:
-        return True, "the bird moved again after SPACE"
-    return False, f"SPACE at frame {at} after a loss did not restart the game (nothing changed on screen)"
+    if at - 1 in ys and any(abs(ys[f["f"]] - ys[at - 1]) > 20 for f in after if f["f"] in ys):
+        return True, "the bird went back to its start after SPACE"
+    return False, f"SPACE at frame {at} after a loss did not leave the game-over screen (nothing changed on screen)"
 
 
 CHECKS: tuple[tuple[str, Callable[[Context], Verdict]], ...] = (

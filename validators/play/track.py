@@ -2,7 +2,7 @@
 frame, the pipe pairs, which pipes the bird flew through, and when the game restarted.
 
 The autopilot (validators/smoke/harness/autopilot.py) steers by the same readings inside the sandbox
-(validators/smoke/harness/play_view.py); this side recounts them from the record, so a finding never
+(validators/smoke/harness/draw_reader.py); this side recounts them from the record, so a finding never
 trusts the child's own word.
 """
 
@@ -16,8 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from validators.play import draw_record as dr
-from validators.smoke.harness import play_view as pv
+from validators.smoke.harness import draw_reader as dr
 
 if TYPE_CHECKING:
     from validators.smoke.smoke_run import ScenarioRun
@@ -37,15 +36,15 @@ class Played:
     screenshots: list[Path] = field(default_factory=list)
 
     @cached_property
-    def shapes(self) -> dict[int, list[pv.Box]]:
+    def shapes(self) -> dict[int, list[dr.Box]]:
         """frame -> its filled shapes, read once (a still frame shares the ops of the one
         before it, and its shapes too)."""
-        found: dict[int, list[pv.Box]] = {}
+        found: dict[int, list[dr.Box]] = {}
         last_ops: object = None
-        last: list[pv.Box] = []
+        last: list[dr.Box] = []
         for frame in self.frames:
             if frame["ops"] is not last_ops:
-                last_ops, last = frame["ops"], pv.boxes(frame["ops"])
+                last_ops, last = frame["ops"], dr.boxes(frame["ops"])
             found[frame["f"]] = last
         return found
 
@@ -59,7 +58,7 @@ class Played:
         for frame in self.frames:
             here: set[tuple[str, int]] = set()
             for b in self.shapes[frame["f"]]:
-                if pv.is_small(b, self.window) and 0 <= b.cy < self.window[1]:
+                if dr.is_small(b, self.window) and 0 <= b.cy < self.window[1]:
                     key = (b.kind, round(b.cx))
                     if key in here:
                         twice[key] = twice.get(key, 0) + 1
@@ -73,7 +72,7 @@ class Played:
         return max(moving)[1] if moving else None
 
     @cached_property
-    def birds(self) -> dict[int, pv.Box]:
+    def birds(self) -> dict[int, dr.Box]:
         """frame -> the bird's box: the small shape at the bird's x (its kind first, then any:
         a restart may re-choose the shape)."""
         key = self.bird_key
@@ -82,8 +81,8 @@ class Played:
         found = {}
         for frame in self.frames:
             shapes = self.shapes[frame["f"]]
-            small = [b for b in shapes if pv.is_small(b, self.window) and 0 <= b.cy < self.window[1]]
-            bird = pv.bird_near(small, key[0], key[1])
+            small = [b for b in shapes if dr.is_small(b, self.window) and 0 <= b.cy < self.window[1]]
+            bird = dr.bird_near(small, key[0], key[1])
             if bird is not None:
                 found[frame["f"]] = bird
         return found
@@ -94,20 +93,20 @@ class Played:
         return xs[len(xs) // 2] if xs else None
 
     @cached_property
-    def pairs(self) -> dict[int, list[pv.Pair]]:
+    def pairs(self) -> dict[int, list[dr.Pair]]:
         """frame -> pipe pairs drawn in it (frames without pipes left out)."""
         found = {}
-        last: tuple[object, object, list[pv.Pair]] = (None, None, [])
+        last: tuple[object, object, list[dr.Pair]] = (None, None, [])
         for frame in self.frames:
             shapes, bird = self.shapes[frame["f"]], self.birds.get(frame["f"])
             if shapes is not last[0] or bird != last[1]:  # a still frame: the same pipes
-                last = (shapes, bird, pv.pipe_pairs(shapes, self.window, bird))
+                last = (shapes, bird, dr.pipe_pairs(shapes, self.window, bird))
             if last[2]:
                 found[frame["f"]] = last[2]
         return found
 
     @cached_property
-    def passes(self) -> list[tuple[int, pv.Pair]]:
+    def passes(self) -> list[tuple[int, dr.Pair]]:
         """(frame, pair) for each pipe the bird flew through and survived: the pipes still
         scroll a little later (a game whose collision box is larger than its drawing may end
         the game at the very pipe the drawing shows passed)."""
@@ -116,7 +115,7 @@ class Played:
             now = self.pairs.get(frame["f"], [])
             bird = self.birds.get(frame["f"])
             if bird is not None:
-                passed += [(frame["f"], p) for p in pv.flew_through(before, now, bird)
+                passed += [(frame["f"], p) for p in dr.flew_through(before, now, bird)
                            if self.scrolling(frame["f"])]
             before = now
         return passed
@@ -148,6 +147,10 @@ class Played:
         return found
 
     all_frames: list[dict[str, Any]] = field(default_factory=list)
+
+    def round_of(self, frame: int) -> int:
+        """1 for the first round (game), 2 after the first restart, ..."""
+        return 1 + sum(1 for press in self.restarts if press <= frame)
 
     def frame(self, number: int) -> dict[str, Any] | None:
         for f in self.frames:

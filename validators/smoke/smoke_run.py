@@ -31,7 +31,7 @@ from validators.smoke.scenarios import Scenario, SmokeSettings, load_scenarios
 
 HARNESS_DIR = Path(__file__).with_name("harness")
 HARNESS_FILES = ("run_scenarios.py", "run_game.py", "harness_clock.py", "harness_input.py", "harness_record.py",
-                 "autopilot.py", "play_view.py")
+                 "autopilot.py", "draw_reader.py")
 OUT_DIR = "_out"
 # pygame imports numpy, whose BLAS would start a thread (with its own buffers) per core in
 # every sandboxed process; a game needs none of them.

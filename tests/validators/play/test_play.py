@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from pipeline.codes import CATALOGUE
 from pipeline.findings import verdict
-from validators.play.flicker import densest
-from validators.play.score import check_score_counts, counts_near, uncalled_score_functions
-from validators.play.text import out_of_window
-from validators.smoke.harness import play_view as pv
+from validators.play.player.flicker import densest
+from validators.play.player.score import check_score_counts, counts_near, uncalled_score_functions
+from validators.play.player.text import out_of_window
+from validators.smoke.harness import draw_reader as dr
 
 from .play_runs import autopilot_run, manifest, play_report
 
@@ -37,7 +37,7 @@ def test_pipe_pair_is_a_top_and_a_bottom_rect_with_caps_narrowing_the_gap():
     ops = [["fill", [170, 210, 240], [0, 0, 400, 600], 0, None],
            rect(GREEN, 200, 0, 60, 150), rect(GREEN, 196, 150, 68, 16),
            rect(GREEN, 196, 330, 68, 16), rect(GREEN, 200, 346, 60, 174), LAND]
-    [pair] = pv.pipe_pairs(pv.boxes(ops), WINDOW)
+    [pair] = dr.pipe_pairs(dr.boxes(ops), WINDOW)
     assert (pair.gap_top, pair.gap_bottom) == (166, 330)
     assert pair.pipes == 1
 
@@ -45,28 +45,28 @@ def test_pipe_pair_is_a_top_and_a_bottom_rect_with_caps_narrowing_the_gap():
 def test_overlapping_pairs_merge_into_one_obstacle_with_the_intersection_of_their_gaps():
     ops = [rect(GREEN, 200, 0, 60, 100), rect(GREEN, 200, 250, 60, 270),
            rect(GREEN, 230, 0, 60, 300), rect(GREEN, 230, 450, 60, 70), LAND]
-    [pair] = pv.pipe_pairs(pv.boxes(ops), WINDOW)
+    [pair] = dr.pipe_pairs(dr.boxes(ops), WINDOW)
     assert pair.pipes == 2 and pair.gap == 0
-    assert pv.opening([pair]) is None
+    assert dr.opening([pair]) is None
 
 
 def test_blitted_sprites_are_shapes_of_unknown_colour_and_can_be_pipes():
     ops = [["blit", None, [200, 0, 60, 150], 0, None], ["blit", None, [200, 330, 60, 190], 0, None],
            ["blit", None, [90, 300, 28, 28], 0, None], ["text", [0, 0, 0], [300, 10, 40, 20], 0, "3"], LAND]
-    shapes = pv.boxes(ops)
+    shapes = dr.boxes(ops)
     assert [b.kind for b in shapes] == ["blit", "blit", "blit", "rect"]
-    assert shapes[2].rgb == pv.UNKNOWN and pv.is_small(shapes[2], WINDOW)
-    [pair] = pv.pipe_pairs(shapes, WINDOW)
+    assert shapes[2].rgb == dr.UNKNOWN and dr.is_small(shapes[2], WINDOW)
+    [pair] = dr.pipe_pairs(shapes, WINDOW)
     assert (pair.gap_top, pair.gap_bottom) == (150, 330)
 
 
 def test_a_pipe_counts_as_passed_only_when_the_bird_is_inside_its_gap():
-    before = [pv.Pair(30, 60, 200, 360, GREEN)]
-    after = [pv.Pair(27, 60, 200, 360, GREEN)]
-    inside = pv.Box("rect", (20, 20, 20), 88, 270, 24, 24)
-    assert pv.flew_through(before, after, inside) == after
-    below = pv.Box("rect", (20, 20, 20), 88, 400, 24, 24)
-    assert pv.flew_through(before, after, below) == []
+    before = [dr.Pair(30, 60, 200, 360, GREEN)]
+    after = [dr.Pair(27, 60, 200, 360, GREEN)]
+    inside = dr.Box("rect", (20, 20, 20), 88, 270, 24, 24)
+    assert dr.flew_through(before, after, inside) == after
+    below = dr.Box("rect", (20, 20, 20), 88, 400, 24, 24)
+    assert dr.flew_through(before, after, below) == []
 
 
 @given(st.lists(st.tuples(st.sampled_from(["rect", "fill", "circle", "polygon", "text", "blit"]),
@@ -75,7 +75,7 @@ def test_a_pipe_counts_as_passed_only_when_the_bird_is_inside_its_gap():
                 max_size=30))
 def test_readers_accept_any_frame_and_give_ordered_pairs_with_sane_gaps(raw):
     ops = [[kind, [10, 90, 20], [x, y, w, h], width, None] for kind, x, y, w, h, width in raw]
-    pairs = pv.pipe_pairs(pv.boxes(ops), WINDOW)
+    pairs = dr.pipe_pairs(dr.boxes(ops), WINDOW)
     assert all(p.gap_top <= p.gap_bottom for p in pairs)
     assert [p.x for p in pairs] == sorted(p.x for p in pairs)
     assert all(a.right <= b.x for a, b in zip(pairs, pairs[1:], strict=False))  # merged when overlapping
@@ -177,4 +177,5 @@ def test_corpus_game_gets_exactly_its_labelled_findings(name):
     assert _keys(report) == Counter(want["findings"]), [f.message for f in report.findings]
     assert verdict(report.findings) == want["verdict"]
     assert report.requirements_score == (want["requirements"], 8)
-    assert len(autopilot_run(name).passes) >= want["passes_at_least"]
+    if want["passes_at_least"]:  # a game that crashes before its first frame has no run to read
+        assert len(autopilot_run(name).passes) >= want["passes_at_least"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.validators.smoke.smoke_runs import smoke_report
 from validators.play import colour_families as cf
-from validators.play import draw_record as dr
+from validators.smoke.harness import draw_reader as dr
+
+from .smoke_runs import smoke_report
 
 LIGHT_BLUES = [(173, 216, 230), (135, 206, 250), (135, 206, 235), (176, 224, 230), (170, 210, 240),
                (100, 180, 255), (200, 230, 255)]
@@ -44,12 +45,12 @@ def _frame(f, ops):
     return {"f": f, "t": f * 16, "flip": 1, "in": [], "ops": ops}
 
 
-def test_pipe_pairs_need_a_top_piece_and_a_lower_piece_with_a_gap():
+def test_pipe_pairs_need_a_top_piece_and_a_lower_piece_standing_on_the_floor():
     frame = _frame(0, [["fill", [173, 216, 230], [0, 0, 400, 600], 0, None],
                        ["rect", [0, 100, 0], [200, 0, 60, 150], 0, None],
-                       ["rect", [0, 100, 0], [200, 320, 60, 200], 0, None],
+                       ["rect", [0, 100, 0], [200, 320, 60, 280], 0, None],
                        ["rect", [0, 100, 0], [300, 0, 60, 150], 0, None]])
-    [pair] = dr.pipe_pairs(frame, (400, 600))
+    [pair] = dr.pipe_pairs(dr.coloured(frame), (400, 600))
     assert (pair.x, pair.gap_top, pair.gap_bottom) == (200, 150, 320)
     assert dr.background(frame, (400, 600)) == (173, 216, 230)
 

@@ -2,14 +2,19 @@
 so the bird follows the centre of the next pipe gap.
 
 Each frame it is shown what the game drew in the frame before. It finds the bird (the small
-shape whose x stays while its y moves), the pipe pairs (play_view.pipe_pairs) and the land, and
+shape whose x stays while its y moves), the pipe pairs (draw_reader.pipe_pairs) and the land, and
 flaps when the bird is about to sink below its target: the next gap's centre plus half of the
 rise one flap gives (learnt from the flaps it made, so strong and weak flaps, cumulative and
 fixed ones all settle around the centre). It never flaps while the bird still rises, so presses
-that add up do not send it through the roof. When the bird stops moving (game over) it presses
-SPACE to play again. Once it has flown through `PIPES_TO_PASS` pipes it keeps flying a little
-(time for the score to change) and says it is finished; the harness then ends the run. After
-GIVE_UP_AFTER_LOSSES lost games without a single pass it gives up (an impossible game).
+that add up do not send it through the roof.
+
+It plays in rounds, like a tester: when the bird stops moving (game over) it presses SPACE to
+play again, and when a round shows no pipe within NO_PIPES_FRAMES it stops flapping, lets the
+bird fall and restarts (a game may make its first pipe only on restart). Once it has flown
+through `PIPES_TO_PASS` pipes it keeps flying a little (time for the score to change), then
+lets the bird fall so the game-over screen shows the best score after a scoring round, and says
+it is finished; the harness then ends the run. After GIVE_UP_AFTER_LOSSES lost games without a
+single pass it gives up (an impossible game).
 Standard library and pygame only: this runs in the sandbox.
 """
 
@@ -23,9 +28,9 @@ from typing import Any
 import pygame
 
 try:
-    import play_view as pv  # inside the sandbox: the harness dir is on sys.path
+    import draw_reader as dr  # inside the sandbox: the harness dir is on sys.path
 except ImportError:  # pragma: no cover - imported from the project (tests)
-    from validators.smoke.harness import play_view as pv
+    from validators.smoke.harness import draw_reader as dr
 
 PIPES_TO_PASS = 3
 KEEP_FLYING_FRAMES = 45      # after the last pass: the score has time to change
@@ -33,6 +38,7 @@ START_PRESS_FRAME = 5        # many games wait for a first SPACE
 STILL_FRAMES = 25            # the bird has not moved this long: the game is over (or waiting)
 RESTART_WAIT = 10            # frames between seeing the game over and pressing SPACE
 GIVE_UP_AFTER_LOSSES = 4     # games lost without a single pass: the game is not playable
+NO_PIPES_FRAMES = 240        # a round with no pipe this long (4 s at 60 fps) is given up
 HISTORY = 40
 
 
@@ -47,7 +53,7 @@ class Autopilot:
         self.bird: Box | None = None
         self.bird_x: float | None = None
         self.ys: deque[tuple[int, float]] = deque(maxlen=HISTORY)
-        self.pairs: list[pv.Pair] = []
+        self.pairs: list[dr.Pair] = []
         self.window: Sequence[int] = (0, 0)
         self.floor = 0
         self.rises: deque[float] = deque(maxlen=6)
@@ -57,6 +63,10 @@ class Autopilot:
         self.restart_at: int | None = None
         self.done_flying_at: int | None = None
         self.losses = 0
+        self.round_start = START_PRESS_FRAME
+        self.round_had_pipes = False
+        self.falling = False   # not flapping: the round is being ended on purpose
+        self.last_round = False
 
     # The harness calls this at every frame boundary ------------------------------------------
     def actions_for_frame(self, frame: int, last_frame_ops: Sequence[Any]) -> list[tuple[str, str | None]]:
@@ -79,17 +89,17 @@ class Autopilot:
         if surface is None:
             return
         window = surface.get_size()
-        shapes = pv.boxes(ops)
+        shapes = dr.boxes(ops)
         bird = self._find_bird(frame, shapes, window)
-        pairs = pv.pipe_pairs(shapes, window, bird)
+        pairs = dr.pipe_pairs(shapes, window, bird)
         if bird is not None:
-            self.passed += len(pv.flew_through(self.pairs, pairs, bird))
+            self.passed += len(dr.flew_through(self.pairs, pairs, bird))
             self.ys.append((frame, bird.cy))
             self._learn_rise(frame, bird.cy)
-        self.bird, self.pairs, self.window, self.floor = bird, pairs, window, pv.land_top(shapes, window)
+        self.bird, self.pairs, self.window, self.floor = bird, pairs, window, dr.land_top(shapes, window)
 
-    def _find_bird(self, frame: int, shapes: list[pv.Box], window: Sequence[int]) -> pv.Box | None:
-        small = [b for b in shapes if pv.is_small(b, window) and 0 <= b.cx < window[0] and 0 <= b.cy < window[1]]
+    def _find_bird(self, frame: int, shapes: list[dr.Box], window: Sequence[int]) -> dr.Box | None:
+        small = [b for b in shapes if dr.is_small(b, window) and 0 <= b.cx < window[0] and 0 <= b.cy < window[1]]
         for b in small:  # keyed by place, not colour: a bird may change colour
             track = self.tracks.setdefault((b.kind, round(b.cx)), deque(maxlen=HISTORY))
             if not track or track[-1][0] != frame:
@@ -99,7 +109,7 @@ class Autopilot:
         if self.bird_key is None:
             return None
         kind, x = self.bird_key
-        bird = pv.bird_near(small, kind, x)
+        bird = dr.bird_near(small, kind, x)
         if bird is not None:
             self.bird_x = bird.cx
         return bird
@@ -144,8 +154,14 @@ class Autopilot:
             return self._restart(frame)
         if self.bird is None:
             return False
+        self.round_had_pipes = self.round_had_pipes or bool(self.pairs)
+        if self.falling:
+            return False
         if self.passed >= PIPES_TO_PASS:
             return self._wind_down(frame)
+        if not self.round_had_pipes and frame - self.round_start >= NO_PIPES_FRAMES:
+            self.falling = True   # an empty sky: lose on purpose and see the next round
+            return False
         return self._flap_now()
 
     def _game_over(self, frame: int) -> bool:
@@ -165,7 +181,11 @@ class Autopilot:
             self.restart_at = frame + RESTART_WAIT
         if frame < self.restart_at:
             return False
+        if self.last_round:  # the game-over screen after the scoring round has been shown
+            self.finished = "autopilot-done"
+            return False
         self.restart_at, self.still_since, self.flap_at, self.flap_top = None, None, None, None
+        self.round_start, self.round_had_pipes, self.falling = frame, False, False
         self.ys.clear()
         self.losses += 1
         if self.passed == 0 and self.losses >= GIVE_UP_AFTER_LOSSES:
@@ -173,11 +193,12 @@ class Autopilot:
         return True
 
     def _wind_down(self, frame: int) -> bool:
-        """Keep flying a while (the score has time to change), then finish."""
+        """Keep flying a while (the score has time to change), then let the bird fall: the
+        game-over screen that follows is where the best score must show this round's score."""
         if self.done_flying_at is None:
             self.done_flying_at = frame
         if frame - self.done_flying_at >= KEEP_FLYING_FRAMES:
-            self.finished = "autopilot-done"
+            self.falling, self.last_round = True, True
             return False
         return self._flap_now()
 
@@ -194,11 +215,11 @@ class Autopilot:
             return vy >= 0                    # about to hit the land
         return next_y > target + rise / 2 and vy >= -0.5
 
-    def _target(self, bird: pv.Box) -> float:
-        opening = pv.opening(pv.ahead(self.pairs, bird))
+    def _target(self, bird: dr.Box) -> float:
+        opening = dr.opening(dr.ahead(self.pairs, bird))
         if opening is None:
             return self.floor * 0.45
         return (opening[0] + opening[1]) / 2
 
 
-Box = pv.Box
+Box = dr.Box

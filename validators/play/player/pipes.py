@@ -5,7 +5,7 @@ met (a pair, or overlapping pairs whose gaps intersect) whether a bird fits: tal
 bird plus a margin. No pass and no opening the bird fits through is the game's fault (an
 error); no pass for another reason is reported as a warning with the reason (no pipes ever
 drawn, no bird found, or the autopilot could not fly it); some unfair openings in a game that
-can be played, or a next gap too high to climb to in time (validators/play/reach.py), are a
+can be played, or a next gap too high to climb to in time (validators/play/player/reach.py), are a
 warning.
 """
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
-from validators.play.reach import describe, unreachable
+from validators.play.player.reach import describe, unreachable
 from validators.play.track import Played, where
-from validators.smoke.harness import play_view as pv
+from validators.smoke.harness import draw_reader as dr
 
 BIRD_MARGIN = 0.25  # the opening must exceed the bird's height by this share (and by 6 px)
 
@@ -24,12 +24,12 @@ def needed_opening(bird_h: int) -> float:
     return bird_h + max(6.0, BIRD_MARGIN * bird_h)
 
 
-def openings(run: Played, bird: pv.Box) -> list[tuple[int, pv.Pair, float, str]]:
+def openings(run: Played, bird: dr.Box) -> list[tuple[int, dr.Pair, float, str]]:
     """(frame, pair, opening in px, why) for each distinct pipe opening the bird met (a pair
-    level with the bird); pairs that overlap in x come merged (play_view.merge_overlapping),
+    level with the bird); pairs that overlap in x come merged (draw_reader.merge_overlapping),
     their opening the intersection of their gaps."""
     left, right = (run.bird_x or bird.cx) - bird.w / 2, (run.bird_x or bird.cx) + bird.w / 2
-    seen: dict[tuple[int, int, int], tuple[int, pv.Pair, float, str]] = {}
+    seen: dict[tuple[int, int, int], tuple[int, dr.Pair, float, str]] = {}
     for frame, pairs in run.pairs.items():
         for pair in pairs:
             if pair.x > right or pair.right < left:
@@ -47,7 +47,7 @@ def check_pipes_playable(autopilot: Played | None, budget_s: float) -> list[Find
     passed = len(autopilot.passes)
     bird = next(iter(autopilot.birds.values()), None)
     if not autopilot.pairs:
-        if passed:
+        if passed or autopilot.restarts:  # several rounds without pipes: requirements/no-pipes
             return []
         return [finding("smoke/autopilot", f"the autopilot passed no pipe in {budget_s:.0f} s of play: "
                         f"no pipes were ever drawn", None, **where(autopilot, autopilot.frames[-1]["f"]))]
@@ -85,7 +85,7 @@ def check_pipes_playable(autopilot: Played | None, budget_s: float) -> list[Find
     return []
 
 
-def _describe(pair: pv.Pair, size: float, why: str, bird_h: int) -> str:
+def _describe(pair: dr.Pair, size: float, why: str, bird_h: int) -> str:
     if why == "gap":
         return f"pipe gap of {max(0, round(size))} px at x={pair.x} is not enough for the {bird_h} px bird"
     if size <= 0:

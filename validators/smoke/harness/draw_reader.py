@@ -1,17 +1,25 @@
-"""What a player sees in one frame of the draw record: small shapes (bird candidates), pipe pairs,
-where the land starts, and which pipe the bird flew through between two frames.
+"""The one reader of the draw record: what a player sees in it. Shapes and texts of a frame,
+the background, the land, small shapes (bird candidates), the bird's track over a run, pipe
+pairs, and which pipe the bird flew through between two frames.
 
 Standard library only, and no project imports: the autopilot uses it inside the sandbox (copied
-beside run_game.py) and the parent's play checks import it as `validators.smoke.harness.play_view`, so
-both sides see the same bird, the same pipes and the same passes.
+beside run_game.py) and every check outside imports it as `validators.smoke.harness.draw_reader`, so
+both sides see the same bird, the same pipes and the same passes. Judging colours (light, dark,
+"dark green") is not reading: that stays outside, in validators/play/colour_families.py.
 
-An op is [kind, rgb, [x, y, w, h], width, extra] (see harness_record.py).
+A frame entry is {"f": frame, "t": virtual ms, "flip": 0/1, "in": [[kind, key]...], "ops": [...]}
+and an op is [kind, rgb, [x, y, w, h], width, extra] (see harness_record.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple, Protocol
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
+
+Frame = dict[str, Any]
+RGB = tuple[int, int, int]
 
 FILLED_KINDS = ("rect", "circle", "ellipse", "polygon")
 UNKNOWN = (-1, -1, -1)    # the colour of a blitted surface: the record does not know it
@@ -28,6 +36,7 @@ class Box(NamedTuple):
     y: int
     w: int
     h: int
+    points: int = 0   # a polygon's vertex count
 
     @property
     def right(self) -> int:
@@ -47,6 +56,15 @@ class Box(NamedTuple):
 
     def overlaps_x(self, other: Box) -> int:
         return min(self.right, other.right) - max(self.x, other.x)
+
+    @property
+    def form(self) -> str | None:
+        """square, circle or triangle, as a player would name it."""
+        if self.kind == "polygon" and self.points == 3:
+            return "triangle"
+        if self.w == 0 or self.h == 0 or not 0.75 <= self.w / self.h <= 1.33:
+            return None
+        return {"rect": "square", "circle": "circle", "ellipse": "circle"}.get(self.kind)
 
 
 class Pair(NamedTuple):
@@ -79,34 +97,47 @@ def boxes(ops: Iterable[Sequence[Any]]) -> list[Box]:
     for op in ops:
         kind, rgb, box, width = op[0], op[1], op[2], op[3]
         if rgb and (kind == "fill" or (kind in FILLED_KINDS and width == 0)):
+            points = len(op[4]) if kind == "polygon" and isinstance(op[4], list) else 0
             found.append(Box("rect" if kind == "fill" else kind, (rgb[0], rgb[1], rgb[2]),
-                             box[0], box[1], box[2], box[3]))
+                             box[0], box[1], box[2], box[3], points))
         elif kind == "blit":
             found.append(Box("blit", UNKNOWN, box[0], box[1], box[2], box[3]))
     return found
 
 
-class Placed(Protocol):
-    """Anything drawn at a place: a Box here, a draw_record.Shape in the requirement checks."""
-
-    @property
-    def x(self) -> int: ...
-    @property
-    def y(self) -> int: ...
-    @property
-    def w(self) -> int: ...
-    @property
-    def h(self) -> int: ...
+def coloured(frame: Frame) -> list[Box]:
+    """The frame's filled shapes of known colour (no blits), in drawing order."""
+    return [b for b in boxes(frame.get("ops", [])) if b.kind != "blit"]
 
 
-def is_land_band(b: Placed, window: Sequence[int]) -> bool:
+def texts(frame: Frame) -> list[tuple[str, list[int]]]:
+    """Each text drawn in the frame and its box [x, y, w, h]."""
+    return [(str(op[4]), op[2]) for op in frame.get("ops", []) if op[0] == "text"]
+
+
+def drawn(frames: Sequence[Frame]) -> list[Frame]:
+    """The frames that reached the screen (a flip or update ended them)."""
+    return [f for f in frames if f.get("flip")]
+
+
+def background(frame: Frame, window: Sequence[int]) -> RGB | None:
+    """The colour of the first op that covers (nearly) the whole window."""
+    return next((b.rgb for b in coloured(frame) if is_backdrop(b, window)), None)
+
+
+def land(frame: Frame, window: Sequence[int]) -> list[Box]:
+    """Filled shapes spanning most of the width and reaching the bottom edge (not the sky)."""
+    return [b for b in coloured(frame) if is_land_band(b, window)]
+
+
+def is_land_band(b: Box, window: Sequence[int]) -> bool:
     """The land: a band across most of the width, in the lower half, down to the bottom edge.
     The one reading of "land" for the autopilot, the requirement checks and the play checks."""
     width, height = window
     return b.w >= 0.8 * width and b.y > 0.5 * height and b.y + b.h >= height - 2
 
 
-def is_backdrop(b: Placed, window: Sequence[int]) -> bool:
+def is_backdrop(b: Box, window: Sequence[int]) -> bool:
     """The background: a shape covering (nearly) the whole window from its top-left corner."""
     return b.w * b.h >= 0.9 * window[0] * window[1] and b.x <= 1 and b.y <= 1
 
@@ -132,6 +163,81 @@ def bird_near(shapes: Sequence[Box], kind: str, x: float) -> Box | None:
         return None
     same = [b for b in near if b.kind == kind] or near
     return min(same, key=lambda b: (abs(b.cx - x), -b.w * b.h))
+
+
+class BirdTrack(NamedTuple):
+    """The bird over a run: its first game's kind, colour and shape, and its centre y by frame."""
+
+    kind: str
+    rgb: RGB
+    form: str | None
+    ys: dict[int, float]
+
+
+def _bird_sized(b: Box, window: Sequence[int]) -> bool:
+    return 6 <= b.w <= window[0] * 0.2 and 6 <= b.h <= window[1] * 0.15
+
+
+def track_bird(frames: Sequence[Frame], window: Sequence[int],
+               prefer: Callable[[RGB], bool] = lambda rgb: False) -> BirdTrack | None:
+    """The small filled shape whose x stays put while its y moves: the bird. Among several,
+    the one seen most, with a bonus for colours `prefer` likes (the prompt's dark bird; the
+    colour judgement is the caller's).
+
+    Its colour and shape may be re-chosen at every restart, so series of different colours at
+    the same x are joined into one track; its kind and colour are the first game's.
+    """
+    series: dict[tuple[str, RGB], list[tuple[int, Box]]] = {}
+    for frame in drawn(frames):
+        seen = set()
+        for b in coloured(frame):
+            key = (b.kind, b.rgb)
+            if key in seen or not _bird_sized(b, window):
+                continue
+            seen.add(key)
+            series.setdefault(key, []).append((frame["f"], b))
+    candidates = []
+    for (kind, rgb), items in series.items():
+        xs = [b.cx for _, b in items]
+        ys = [b.cy for _, b in items]
+        if len(items) < 10 or statistics.pstdev(xs) > 3 or statistics.pstdev(ys) < 2:
+            continue
+        score = len(items) + (50 if prefer(rgb) else 0)
+        candidates.append((score, statistics.mean(xs), kind, rgb, items))
+    if not candidates:
+        return _track_by_place(frames, window)
+    candidates.sort(key=lambda c: (-c[0], min(f for f, _ in c[4])))
+    _, x0, _, _, _ = candidates[0]
+    joined = [c for c in candidates if abs(c[1] - x0) <= 12]
+    # the first game's bird; of shapes drawn from the same frame (a bird and its eye), the largest
+    first = min(joined, key=lambda c: (min(f for f, _ in c[4]), -max(b.w * b.h for _, b in c[4])))
+    ys_by_frame: dict[int, float] = {}
+    for c in joined:
+        for f, b in c[4]:
+            ys_by_frame.setdefault(f, b.cy)
+    forms = Counter(b.form for _, b in first[4])
+    return BirdTrack(first[2], first[3], forms.most_common(1)[0][0], ys_by_frame)
+
+
+def _track_by_place(frames: Sequence[Frame], window: Sequence[int]) -> BirdTrack | None:
+    """A bird re-coloured on every frame (a flicker defect) forms no colour series: group the
+    small shapes by kind and x instead."""
+    series: dict[tuple[str, int], list[tuple[int, Box]]] = {}
+    for frame in drawn(frames):
+        for b in coloured(frame):
+            if _bird_sized(b, window):
+                series.setdefault((b.kind, round(b.cx)), []).append((frame["f"], b))
+    moving = [(len(items), key[1], items) for key, items in series.items()
+              if len(items) >= 10 and statistics.pstdev([b.cy for _, b in items]) >= 2]
+    if not moving:
+        return None
+    _, x0, items = max(moving, key=lambda m: m[0])
+    ys: dict[int, float] = {}
+    for _, x, joined in moving:  # a restart may re-choose the shape: same place, one bird
+        for f, b in joined if abs(x - x0) <= 12 else ():
+            ys.setdefault(f, b.cy)
+    forms = Counter(b.form for _, b in items)
+    return BirdTrack(items[0][1].kind, items[0][1].rgb, forms.most_common(1)[0][0], ys)
 
 
 def pipe_pairs(shapes: Sequence[Box], window: Sequence[int], bird: Box | None = None) -> list[Pair]:

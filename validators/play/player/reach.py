@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 
 from validators.play.track import Played
-from validators.smoke.harness import play_view as pv
+from validators.smoke.harness import draw_reader as dr
 
 JUMP_PX = 60   # a bird that moves more than this in a frame was reset (restart), not flying
 
@@ -22,8 +22,8 @@ JUMP_PX = 60   # a bird that moves more than this in a frame was reset (restart)
 @dataclass(frozen=True)
 class Unreachable:
     frame: int
-    pair: pv.Pair
-    next_pair: pv.Pair
+    pair: dr.Pair
+    next_pair: dr.Pair
     climb_px: int
     room_px: int
     frames: float
@@ -43,11 +43,11 @@ def pipe_speed(run: Played) -> float | None:
     frames = sorted(run.pairs)
     for f0, f1 in zip(frames, frames[1:], strict=False):
         if f1 == f0 + 1:
-            shifts += [p.x - q.x for p in run.pairs[f0] for q in run.pairs[f1] if pv.same_pipe(p, q) and p.x > q.x]
+            shifts += [p.x - q.x for p in run.pairs[f0] for q in run.pairs[f1] if dr.same_pipe(p, q) and p.x > q.x]
     return statistics.median(shifts) if shifts else None
 
 
-def unreachable(run: Played, bird: pv.Box) -> list[Unreachable]:
+def unreachable(run: Played, bird: dr.Box) -> list[Unreachable]:
     """Neighbouring pairs (both on screen) whose next gap is too high to climb to in time."""
     rate, speed = climb_rate(run), pipe_speed(run)
     if not rate or not speed:

@@ -80,10 +80,14 @@ def check_score_counts(code: str, autopilot: Played | None) -> list[Finding]:
         return []
     template, shown = _score_text(series, first_pass)
     assert autopilot is not None
+    rounds = sorted({autopilot.round_of(f) for f, _ in passes})
+    in_rounds = f" in round{'s' if len(rounds) > 1 else ''} {', '.join(map(str, rounds))}"
     return [finding("requirements/score-never-counts",
                     f"score text stayed {shown!r} after the bird passed {len(passes)} "
-                    f"pipe{'s' if len(passes) != 1 else ''}{static_note}", line,
-                    **where(autopilot, passes[-1][0], pipes_passed=len(passes), score_text=template))]
+                    f"pipe{'s' if len(passes) != 1 else ''}{in_rounds} (last at frame "
+                    f"{passes[-1][0]}){static_note}", line,
+                    **where(autopilot, passes[-1][0], pipes_passed=len(passes), score_text=template,
+                            rounds=rounds))]
 
 
 def _score_text(series: dict[str, list[tuple[int, int, str]]], frame: int) -> tuple[str, str]:

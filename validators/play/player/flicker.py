@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators.play.track import Played, colour_gap, where
-from validators.smoke.harness import play_view as pv
+from validators.smoke.harness import draw_reader as dr
 
 COLOUR_STEP = 24
 WINDOW = 60          # consecutive frame pairs looked at together
@@ -43,7 +43,7 @@ def region_changes(run: Played) -> dict[str, list[tuple[int, bool]]]:
         if land_a and land_b and (land_a.x, land_a.y, land_a.w, land_a.h) == (land_b.x, land_b.y, land_b.w, land_b.h):
             seen["land"].append((f, colour_gap(land_a.rgb, land_b.rgb) >= COLOUR_STEP))
         pipes_a, pipes_b = run.pairs.get(a["f"], []), run.pairs.get(f, [])
-        moved = [(p, q) for q in pipes_b for p in pipes_a if pv.same_pipe(p, q)]
+        moved = [(p, q) for q in pipes_b for p in pipes_a if dr.same_pipe(p, q)]
         if moved:
             seen["pipe"].append((f, any(colour_gap(p.rgb, q.rgb) >= COLOUR_STEP for p, q in moved)))
         bird_a, bird_b = run.birds.get(a["f"]), run.birds.get(f)
@@ -52,13 +52,13 @@ def region_changes(run: Played) -> dict[str, list[tuple[int, bool]]]:
     return seen
 
 
-def _background(shapes: list[pv.Box], window: tuple[int, int]) -> pv.Box | None:
-    return next((s for s in shapes if pv.is_backdrop(s, window) and s.rgb != pv.UNKNOWN), None)
+def _background(shapes: list[dr.Box], window: tuple[int, int]) -> dr.Box | None:
+    return next((s for s in shapes if dr.is_backdrop(s, window) and s.rgb != dr.UNKNOWN), None)
 
 
-def _land(shapes: list[pv.Box], window: tuple[int, int]) -> pv.Box | None:
+def _land(shapes: list[dr.Box], window: tuple[int, int]) -> dr.Box | None:
     """The widest band along the bottom."""
-    bands = [s for s in shapes if pv.is_land_band(s, window)]
+    bands = [s for s in shapes if dr.is_land_band(s, window)]
     return max(bands, key=lambda s: s.w * s.h) if bands else None
 
 

@@ -14,16 +14,15 @@ from __future__ import annotations
 from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators.play import colour_families as cf
-from validators.play import draw_record as dr
 from validators.play.track import Played, where
-from validators.smoke.harness import play_view as pv
+from validators.smoke.harness import draw_reader as dr
 
 MIN_SAMPLES = 6           # runs that show a property before its constancy is a finding
 MIN_RESTARTS = 2          # restarts seen before an unchanging background is a finding
 Sample = tuple[Played, int, object]   # run, frame, value
 
 
-def _first_bird(run: Played, bird_x: float | None) -> tuple[int, pv.Box] | None:
+def _first_bird(run: Played, bird_x: float | None) -> tuple[int, dr.Box] | None:
     """The bird in the run's first frames: its track, or the small shape at the bird's x."""
     if run.birds:
         frame = min(run.birds)
@@ -31,7 +30,7 @@ def _first_bird(run: Played, bird_x: float | None) -> tuple[int, pv.Box] | None:
     if bird_x is None:
         return None
     for frame in run.frames[:5]:
-        near = [b for b in run.shapes[frame["f"]] if pv.is_small(b, run.window) and abs(b.cx - bird_x) <= 12]
+        near = [b for b in run.shapes[frame["f"]] if dr.is_small(b, run.window) and abs(b.cx - bird_x) <= 12]
         if near:
             return frame["f"], max(near, key=lambda b: b.w * b.h)
     return None
@@ -51,7 +50,7 @@ def _pipe_colours(run: Played) -> tuple[int, set[tuple[int, int, int]]] | None:
         if end is not None and frame >= end:
             break
         first = frame if first is None else first
-        colours |= {p.rgb for p in pairs if p.rgb != pv.UNKNOWN}
+        colours |= {p.rgb for p in pairs if p.rgb != dr.UNKNOWN}
     return (first, colours) if first is not None and colours else None
 
 
@@ -61,7 +60,7 @@ def samples(runs: dict[str, Played]) -> dict[str, list[Sample]]:
                                       "pipe colour": []}
     for run in runs.values():
         bird = _first_bird(run, bird_x)
-        if bird is not None and bird[1].rgb != pv.UNKNOWN:  # a sprite's colour and shape are unknown
+        if bird is not None and bird[1].rgb != dr.UNKNOWN:  # a sprite's colour and shape are unknown
             found["bird colour"].append((run, bird[0], bird[1].rgb))
             found["bird shape"].append((run, bird[0], _form(bird[1])))
         land = _first_land(run)
@@ -76,9 +75,8 @@ def samples(runs: dict[str, Played]) -> dict[str, list[Sample]]:
     return found
 
 
-def _form(box: pv.Box) -> str:
-    shape = dr.Shape(box.kind, box.rgb, box.x, box.y, box.w, box.h, 3 if box.kind == "polygon" else 0)
-    return shape.form or box.kind
+def _form(box: dr.Box) -> str:
+    return box.form or box.kind
 
 
 def check_random(runs: dict[str, Played]) -> list[Finding]:
