@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.codes import CATALOGUE, README_END, README_START, markdown_table, readme_with_table
 from pipeline.findings import CHECKS
-from tests.conftest import REPO
+from tests.paths import REPO
 
 
 def test_every_code_is_unique_and_belongs_to_a_known_check() -> None:
