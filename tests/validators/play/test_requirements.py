@@ -5,10 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.validators.smoke.smoke_runs import smoke_report
 from validators.play import colour_families as cf
 from validators.smoke.harness import draw_reader as dr
-
-from .smoke_runs import smoke_report
 
 LIGHT_BLUES = [(173, 216, 230), (135, 206, 250), (135, 206, 235), (176, 224, 230), (170, 210, 240),
                (100, 180, 255), (200, 230, 255)]
