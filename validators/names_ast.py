@@ -113,3 +113,50 @@ def entry_expressions(statement: ast.stmt) -> list[ast.expr]:
 
 def is_dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
+
+
+def binds_dynamically(module: ast.Module) -> bool:
+    """A star import or a call that can bind names no statement shows."""
+    for node in ast.walk(module):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in ("globals", "exec", "vars", "__import__", "setattr"):
+                return True
+    return False
+
+
+# A handler that catches these catches a NameError (or UnboundLocalError, its subclass).
+NAME_ERROR_CATCHERS = frozenset({"NameError", "UnboundLocalError", "Exception", "BaseException"})
+
+
+def name_error_guards(module: ast.Module) -> list[tuple[int, int]]:
+    """Line spans of `try` bodies with a handler that may catch a NameError: a bare `except`,
+    NameError, Exception or BaseException (alone or in a tuple), or a name the program assigns
+    (`errors = (NameError, KeyError)`). A read there may fail, but the program goes on."""
+    aliases = {
+        target.id
+        for node in ast.walk(module)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    spans: list[tuple[int, int]] = []
+    for node in ast.walk(module):
+        if isinstance(node, ast.Try | ast.TryStar) and any(
+            _may_catch_name_error(h.type, aliases) for h in node.handlers
+        ):
+            # From the `try` line: a module-level statement that runs code is named by it.
+            spans.append((node.lineno, node.body[-1].end_lineno or node.body[-1].lineno))
+    return spans
+
+
+def _may_catch_name_error(caught: ast.expr | None, aliases: set[str]) -> bool:
+    match caught:
+        case None:
+            return True
+        case ast.Name(id=name):
+            return name in NAME_ERROR_CATCHERS or name in aliases
+        case ast.Tuple(elts=elements):
+            return any(_may_catch_name_error(e, aliases) for e in elements)
+    return False

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators.names_ast import (
+    binds_dynamically,
     bound_names,
     bound_names_in_body,
     certain_reads,
@@ -53,12 +54,8 @@ class _Body:
     calls: set[str] = field(default_factory=set)
 
 
-def check_binding_order(code: str) -> list[Finding]:
-    try:
-        module = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []  # compile reports it
-    if _binds_dynamically(module):
+def check_binding_order(module: ast.Module) -> list[Finding]:
+    if binds_dynamically(module):
         return []
     first_binding = _first_top_level_binding(module)
     binders = _module_binders(module, first_binding)
@@ -129,16 +126,6 @@ def _module_order(
                 )
             )
     return findings
-
-
-def _binds_dynamically(module: ast.Module) -> bool:
-    for node in ast.walk(module):
-        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
-            return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id in ("globals", "exec", "vars", "__import__", "setattr"):
-                return True
-    return False
 
 
 def _first_top_level_binding(module: ast.Module) -> dict[str, int]:
