@@ -32,7 +32,6 @@ from pipeline.findings import Finding
 from validators.names_ast import (
     binds_dynamically,
     certain_reads,
-    declared_names,
     entry_expressions,
     is_dunder,
     own_nodes,
@@ -48,21 +47,53 @@ _DEFINITIONS = (*_FUNCTIONS, ast.ClassDef)
 def check_flow(module: ast.Module) -> list[Finding]:
     if binds_dynamically(module):
         return []
+    facts = _Declarations(module)
     module_names = scope_bindings(module.body)
-    bound_by_global = _bound_through_global(module)
-    report = _Report()
+    bound_by_global: set[str] = set()  # module names a function or class binds via `global`
+    local_bindings: dict[int, set[str]] = {}
+    for scope in facts.scopes:
+        local_bindings[id(scope)] = scope_bindings(scope.body)
+        bound_by_global |= facts.globals.get(id(scope), set()) & local_bindings[id(scope)]
+    report = _Report(any(isinstance(node, ast.NamedExpr) for node in ast.walk(module)))
     module_walk = _Walk(
         "module", module_names - bound_by_global - _BUILTINS, module_names | bound_by_global, report
     )
     module_walk.block(module.body, set())
-    for node in ast.walk(module):
-        if isinstance(node, _FUNCTIONS):
-            local = parameters(node.args) | scope_bindings(node.body)
-            local -= declared_names(node, ast.Global) | declared_names(node, ast.Nonlocal)
-            local -= _nonlocal_in_nested(node)
+    for scope in facts.scopes:
+        if isinstance(scope, _FUNCTIONS):
+            local = parameters(scope.args) | local_bindings[id(scope)]
+            # `global`/`nonlocal` names, and those a nested function declares `nonlocal` (a
+            # call to it may bind them at any time), are not this function's to judge.
+            local -= facts.globals.get(id(scope), set()) | facts.nonlocals.get(id(scope), set())
             walk = _Walk("function", local, module_walk.all_module_names, report)
-            walk.block(node.body, parameters(node.args))
+            walk.block(scope.body, parameters(scope.args))
     return report.findings
+
+
+class _Declarations:
+    """One pass over the tree: every function and class, the names each declares `global`,
+    and the names each function or a function nested in it declares `nonlocal`."""
+
+    def __init__(self, module: ast.Module) -> None:
+        self.scopes: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = []
+        self.globals: dict[int, set[str]] = {}
+        self.nonlocals: dict[int, set[str]] = {}
+        self._visit(module, [])
+
+    def _visit(self, node: ast.AST, functions: list[int]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Global) and functions:
+                self.globals.setdefault(functions[-1], set()).update(child.names)
+            elif isinstance(child, ast.Nonlocal):
+                for scope in functions:
+                    self.nonlocals.setdefault(scope, set()).update(child.names)
+            if isinstance(child, _DEFINITIONS):
+                self.scopes.append(child)
+                self._visit(child, [*functions, id(child)])
+            elif isinstance(child, ast.Lambda):
+                self._visit(child, [*functions, id(child)])
+            else:
+                self._visit(child, functions)
 
 
 def scope_bindings(statements: list[ast.stmt]) -> set[str]:
@@ -106,29 +137,9 @@ def lasting_bindings(statements: list[ast.stmt]) -> set[str]:
     return names
 
 
-def _bound_through_global(module: ast.Module) -> set[str]:
-    """Module names some function or class binds through `global` (at a time we cannot know)."""
-    names: set[str] = set()
-    for node in ast.walk(module):
-        if isinstance(node, _DEFINITIONS):
-            declared = declared_names(node, ast.Global)
-            if declared:
-                names |= declared & scope_bindings(node.body)
-    return names
-
-
-def _nonlocal_in_nested(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """Names nested functions declare `nonlocal`: a call to one may bind them at any time."""
-    return {
-        name
-        for node in ast.walk(function)
-        if isinstance(node, ast.Nonlocal) and node is not function
-        for name in node.names
-    }
-
-
 class _Report:
-    def __init__(self) -> None:
+    def __init__(self, has_walrus: bool) -> None:
+        self.has_walrus = has_walrus  # most programs have none: no need to look in each head
         self.findings: list[Finding] = []
         self._seen: set[tuple[str, int]] = set()
 
@@ -265,7 +276,7 @@ class _Walk:
                 heads = [exc]
         walrus = {
             name
-            for head in heads
+            for head in (heads if self.report.has_walrus else ())
             for node in ast.walk(head)
             if isinstance(node, ast.NamedExpr)
             for name in target_names(node.target)
