@@ -98,6 +98,18 @@ CAUGHT = {
         """,
         ["names/used-before-binding@3"],
     ),
+    "class_body_in_a_function_copies_a_local_it_also_binds": (
+        """
+        def run(code):
+            ret = code
+
+            class Result:
+                ret = ret  # a name the class binds is looked up in the class, then the module
+
+            return Result
+        """,
+        ["names/used-before-binding@5"],
+    ),
     "function_local_read_above_its_only_binding": (
         """
         def draw(screen, font):
