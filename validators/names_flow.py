@@ -180,8 +180,9 @@ class _Walk:
         if name in self.owned:
             if name in state:
                 return None
-            if self.globals_fail is not None and not self.globals_fail(name):
-                return None  # a class body falls back to the module for a name it lacks
+            if self.globals_fail is not None:
+                # A class body looks a name it binds up in itself, then in the module only.
+                return None if not self.globals_fail(name) else self.removed.get(name, "class")
             return self.removed.get(name, "before")
         if self.resolve_other is not None:
             return self.resolve_other(name)
@@ -200,6 +201,13 @@ class _Walk:
         if why == "before":
             key = "names/unbound-local" if local else "names/used-before-binding"
             message = f"`{name}` is read here before any statement that binds it can have run"
+        elif why == "class":
+            key = "names/used-before-binding"
+            message = (
+                f"`{name}` is not yet bound in this class body, and a class body looks up a "
+                f"name it binds in itself, then in the module (never in an enclosing "
+                f"function), which lacks it"
+            )
         else:
             key = "names/unbound-local" if local else "names/undefined-name"
             message = f"`{name}` is read here after {why}, and nothing binds it again before"
