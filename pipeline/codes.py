@@ -76,9 +76,9 @@ CATALOGUE: tuple[Code, ...] = (
     Code("lint", "W605", W, "an invalid escape sequence in a string (SyntaxWarning)"),
     Code("lint", "ruff-failed", W, "ruff could not check the program; lint findings are missing"),
     # names
-    Code("names", "undefined-name", E, "a name is read at run time and no binding can reach it (NameError)"),
-    Code("names", "unbound-local", E, "a function's local name is only ever bound by `x += ...`, which reads it first (UnboundLocalError)"),
-    Code("names", "used-before-binding", E, "a module-level statement runs code that reads a name bound only later in the module (NameError)"),
+    Code("names", "undefined-name", E, "a name is read at run time and no binding can reach it, or only one `del` or the end of its `except ... as` handler undid (NameError)"),
+    Code("names", "unbound-local", E, "a function's local name is read where none of its bindings can have run: only `x += ...`, above its first binding, after `del x` or after the `except ... as x` handler (UnboundLocalError)"),
+    Code("names", "used-before-binding", E, "a statement runs code that reads a name before any binding of it can have run: a module-level call, `for i in range(i)`, a class body in a function (NameError)"),
     Code("names", "star-import", W, "names may come from a star import; they are treated as bound"),
     Code("names", "dynamic-scope", W, "globals()/exec/vars may bind names the analysis cannot see; unbound names are not errors"),
     Code("names", "parse-failed", W, "libcst could not parse the program, so names were not checked"),

@@ -18,6 +18,7 @@ that line runs. The orders that are certain despite flow are names_order's job.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Collection, Iterable, Mapping
 
 import libcst as cst
@@ -36,12 +37,15 @@ from libcst.metadata import (
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
-from validators.static.names_order import check_binding_order
-from validators.static.names_scope import resolve_scopes
+from validators.names_ast import name_error_guards
+from validators.names_flow import check_flow
+from validators.names_order import check_binding_order
+from validators.names_scope import resolve_scopes
 
 # Names a module has at run time without binding them (beyond what `builtins` holds, which
-# libcst already knows): what the import system sets on every module, and `__class__`,
-# which Python provides to methods that use it.
+# libcst already knows): what the import system sets on a script's module (not `__path__`,
+# which only a package has), and `__class__`, which Python provides to
+# methods that use it.
 IMPLICIT_NAMES = frozenset(
     {
         "__file__",
@@ -51,13 +55,14 @@ IMPLICIT_NAMES = frozenset(
         "__spec__",
         "__loader__",
         "__package__",
-        "__path__",
         "__name__",
         "__doc__",
         "__dict__",
         "__class__",
     }
 )
+# What Python binds in every class body before it runs (a method or the module lacks them).
+CLASS_BODY_NAMES = frozenset({"__module__", "__qualname__"})
 
 
 def check_names(code: str) -> list[Finding]:
@@ -102,6 +107,8 @@ class NameAnalysis:
         for node, scope, assignments in self._reads():
             name = node.value
             if isinstance(scope, ClassScope):
+                if name in CLASS_BODY_NAMES:
+                    continue
                 # A class body falls back to the enclosing scopes for a name it has not bound.
                 assignments = set(assignments) | set(scope.parent[name])
             if name in IMPLICIT_NAMES or self._bound(assignments):
@@ -119,15 +126,28 @@ class NameAnalysis:
             if (key, name, line) not in seen:
                 seen.add((key, name, line))
                 errors.append(finding(key, message, line, name=name))
-        # Reads that resolve to a binding, but one made too late: ast-based, see names_order.
-        flagged = {(f.details.get("name"), f.line) for f in errors}
         if not masked:
-            errors += [
-                f
-                for f in check_binding_order(self.code)
-                if (f.details.get("name"), f.line) not in flagged
-            ]
+            errors = self._with_order_findings(errors)
         return sorted(errors, key=lambda f: (f.line or 0, f.message)) + self._warnings(masked)
+
+    def _with_order_findings(self, errors: list[Finding]) -> list[Finding]:
+        """Adds reads that resolve to a binding, but one that cannot have run yet or was undone
+        (ast-based: names_order across the module, names_flow within a scope), then drops what
+        a `try` that catches NameError guards: such a read may fail, but not the program."""
+        try:
+            module = ast.parse(self.code)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return errors  # compile reports it
+        flagged = {(f.details.get("name"), f.line) for f in errors}
+        for extra in check_binding_order(module) + check_flow(module):
+            key = (extra.details.get("name"), extra.line)
+            if key not in flagged:
+                flagged.add(key)
+                errors.append(extra)
+        guards = name_error_guards(module)
+        if not guards:
+            return errors
+        return [f for f in errors if not _guarded(f, guards)]
 
     def _reads(self) -> Iterable[tuple[cst.Name, Scope, Collection[BaseAssignment]]]:
         """Every read of a name with the bindings that may reach it: the accesses libcst
@@ -225,3 +245,11 @@ class NameAnalysis:
             self._positions = self.wrapper.resolve(PositionProvider)
         position = self._positions.get(node)
         return position.start.line if position is not None else None
+
+
+def _guarded(error: Finding, guards: list[tuple[int, int]]) -> bool:
+    """Is the read, or the module-level statement that runs it, inside a guarded `try` body?"""
+    lines = [error.line, error.details.get("run_line")]
+    return any(
+        line is not None and first <= line <= last for line in lines for first, last in guards
+    )

@@ -25,14 +25,24 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
+from validators.names_ast import (
+    binds_dynamically,
+    bound_names,
+    bound_names_in_body,
+    certain_reads,
+    declared_names,
+    entry_expressions,
+    is_dunder,
+    own_nodes,
+    parameters,
+    target_names,
+)
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _BUILTINS = frozenset(dir(builtins))
 
 
@@ -44,12 +54,8 @@ class _Body:
     calls: set[str] = field(default_factory=set)
 
 
-def check_binding_order(code: str) -> list[Finding]:
-    try:
-        module = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []  # compile reports it
-    if _binds_dynamically(module):
+def check_binding_order(module: ast.Module) -> list[Finding]:
+    if binds_dynamically(module):
         return []
     first_binding = _first_top_level_binding(module)
     binders = _module_binders(module, first_binding)
@@ -122,21 +128,11 @@ def _module_order(
     return findings
 
 
-def _binds_dynamically(module: ast.Module) -> bool:
-    for node in ast.walk(module):
-        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
-            return True
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id in ("globals", "exec", "vars", "__import__", "setattr"):
-                return True
-    return False
-
-
 def _first_top_level_binding(module: ast.Module) -> dict[str, int]:
     """name -> index of the first top-level statement that binds it at module level."""
     first: dict[str, int] = {}
     for index, statement in enumerate(module.body):
-        for name in _bound_names(statement):
+        for name in bound_names(statement):
             first.setdefault(name, index)
     return first
 
@@ -147,15 +143,10 @@ def _module_binders(module: ast.Module, first_binding: dict[str, int]) -> dict[s
     binders: dict[str, set[ast.AST]] = {name: {module} for name in first_binding}
     for node in ast.walk(module):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            declared = _declared(node, ast.Global)
-            for name in declared and declared & set(_bound_names_in_body(node.body)):
+            declared = declared_names(node, ast.Global)
+            for name in declared and declared & set(bound_names_in_body(node.body)):
                 binders.setdefault(name, set()).add(node)
     return binders
-
-
-def _declared(scope: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, kind: type) -> set[str]:
-    """The names a scope's own `global` (or `nonlocal`) statements declare."""
-    return {n for s in _own_nodes(scope.body) if isinstance(s, kind) for n in s.names}
 
 
 def _global_read_before_binding(
@@ -173,8 +164,8 @@ def _global_read_before_binding(
     for node in ast.walk(module):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
-        for name in sorted(_declared(node, ast.Global)):
-            if binders.get(name) != {node} or name in _BUILTINS or _is_dunder(name):
+        for name in sorted(declared_names(node, ast.Global)):
+            if binders.get(name) != {node} or name in _BUILTINS or is_dunder(name):
                 continue  # bound elsewhere (maybe first), or never (names.py reports that)
             line = _first_certain_read(node.body, name)
             if line is not None:
@@ -198,68 +189,25 @@ def _first_certain_read(statements: list[ast.stmt], name: str) -> int | None:
         match statement:
             case ast.AugAssign(target=ast.Name(id=target)) if target == name:
                 return statement.lineno  # `best += 1` reads `best` first
-        for head in _entry_expressions(statement):
+        for head in entry_expressions(statement):
             if any(
-                isinstance(n, ast.NamedExpr) and name in _target_names(n.target)
+                isinstance(n, ast.NamedExpr) and name in target_names(n.target)
                 for n in ast.walk(head)
             ):
                 return None  # a walrus in the head may bind it first
-            line = next((ln for read, ln in _certain_reads(head) if read == name), None)
+            line = next((ln for read, ln in certain_reads(head) if read == name), None)
             if line is not None:
                 return line
-        if name in _bound_names(statement):
+        if name in bound_names(statement):
             return None
     return None
-
-
-def _entry_expressions(statement: ast.stmt) -> list[ast.expr]:
-    """The expressions a statement evaluates first, whenever it runs, before its own body."""
-    match statement:
-        case ast.If(test=test) | ast.While(test=test) | ast.Assert(test=test):
-            return [test]
-        case ast.For(iter=value) | ast.AsyncFor(iter=value) | ast.Match(subject=value):
-            return [value]
-        case ast.Expr(value=value) | ast.Assign(value=value) | ast.AugAssign(value=value):
-            return [value]
-        case ast.Return(value=value) | ast.AnnAssign(value=value) if value is not None:
-            return [value]
-        case ast.With(items=items) | ast.AsyncWith(items=items):
-            return [items[0].context_expr]
-    return []
-
-
-def _certain_reads(expression: ast.expr) -> Iterator[tuple[str, int]]:
-    """Names an expression certainly reads when evaluated: not behind a lambda, either side
-    of a conditional expression, the right of and/or, a later link of a chained comparison,
-    or inside a comprehension."""
-    match expression:
-        case ast.Name(id=name, ctx=ast.Load()):
-            yield name, expression.lineno
-            return
-        case ast.BoolOp(values=[first, *_]):
-            yield from _certain_reads(first)
-            return
-        case ast.IfExp(test=test):
-            yield from _certain_reads(test)
-            return
-        case ast.Compare(left=left, comparators=[right, *_]):
-            yield from _certain_reads(left)
-            yield from _certain_reads(right)
-            return
-        case ast.Lambda():
-            return
-    if isinstance(expression, _COMPREHENSIONS):
-        return
-    for child in ast.iter_child_nodes(expression):
-        if isinstance(child, ast.expr):
-            yield from _certain_reads(child)
 
 
 def _function_body(defs: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> _Body:
     body = _Body()
     for definition in defs:
-        local = set(_bound_names_in_body(definition.body)) | _parameters(definition.args)
-        local -= _declared(definition, ast.Global) | _declared(definition, ast.Nonlocal)
+        local = set(bound_names_in_body(definition.body)) | parameters(definition.args)
+        local -= declared_names(definition, ast.Global) | declared_names(definition, ast.Nonlocal)
         _collect(definition.body, local, body)
     return body
 
@@ -286,7 +234,7 @@ def _statement_body(statement: ast.stmt) -> _Body:
             _collect([*statement.decorator_list, *defaults], set(), body)
         case ast.ClassDef():
             runs_now = [*statement.decorator_list, *statement.bases, *statement.body]
-            _collect(runs_now, set(_bound_names_in_body(statement.body)), body)
+            _collect(runs_now, set(bound_names_in_body(statement.body)), body)
         case _:
             _collect([statement], set(), body)
     return body
@@ -295,11 +243,11 @@ def _statement_body(statement: ast.stmt) -> _Body:
 def _collect(statements: Sequence[ast.AST], local: set[str], body: _Body) -> None:
     comprehension_vars = {
         name
-        for node in _own_nodes(statements)
+        for node in own_nodes(statements)
         if isinstance(node, ast.comprehension)
-        for name in _target_names(node.target)
+        for name in target_names(node.target)
     }
-    for node in _own_nodes(statements):
+    for node in own_nodes(statements):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             if node.id not in local and node.id not in comprehension_vars:
                 body.reads.append((node.id, node.lineno))
@@ -310,56 +258,3 @@ def _collect(statements: Sequence[ast.AST], local: set[str], body: _Body) -> Non
                 case ast.Attribute(value=ast.Call(func=ast.Name(id=cls)), attr=method):
                     if cls not in local:
                         body.calls.add(f"{cls}.{method}")  # `Game().run()`
-
-
-def _own_nodes(statements: Sequence[ast.AST]) -> Iterator[ast.AST]:
-    """Nodes that run when these statements run: not inside nested functions, lambdas, classes,
-    nor annotations (under `from __future__ import annotations` they never run)."""
-    stack: list[ast.AST] = list(statements)
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, _SCOPES):
-            continue
-        if isinstance(node, ast.AnnAssign):
-            stack += [n for n in (node.target, node.value) if n is not None]
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-
-
-def _bound_names_in_body(statements: list[ast.stmt]) -> list[str]:
-    return [name for statement in statements for name in _bound_names(statement)]
-
-
-def _bound_names(statement: ast.stmt) -> Iterator[str]:
-    """Names a statement binds in the scope it runs in (nested scopes' own bindings excluded)."""
-    for node in _own_nodes([statement]):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            yield node.name
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            yield node.id
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            for alias in node.names:
-                yield (alias.asname or alias.name).split(".")[0]
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            yield node.name
-        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
-            yield node.name
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            yield node.rest
-
-
-def _is_dunder(name: str) -> bool:
-    return name.startswith("__") and name.endswith("__")
-
-
-def _target_names(target: ast.AST) -> Iterator[str]:
-    for node in ast.walk(target):
-        if isinstance(node, ast.Name):
-            yield node.id
-
-
-def _parameters(args: ast.arguments) -> set[str]:
-    every = args.posonlyargs + args.args + args.kwonlyargs
-    every += [a for a in (args.vararg, args.kwarg) if a is not None]
-    return {a.arg for a in every}
