@@ -37,10 +37,10 @@ from libcst.metadata import (
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
-from validators.names_ast import name_error_guards
-from validators.names_flow import check_flow
-from validators.names_order import check_binding_order
-from validators.names_scope import resolve_scopes
+from validators.static.names_ast import name_error_guards
+from validators.static.names_flow import check_flow
+from validators.static.names_order import check_binding_order
+from validators.static.names_scope import resolve_scopes
 
 # Names a module has at run time without binding them (beyond what `builtins` holds, which
 # libcst already knows): what the import system sets on a script's module (not `__path__`,

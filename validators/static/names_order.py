@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
-from validators.names_ast import (
+from validators.static.names_ast import (
     binds_dynamically,
     bound_names,
     bound_names_in_body,

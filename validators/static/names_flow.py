@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
-from validators.names_ast import (
+from validators.static.names_ast import (
     binds_dynamically,
     certain_reads,
     entry_expressions,

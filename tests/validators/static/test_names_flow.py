@@ -1,4 +1,4 @@
-"""validators/names_flow.py (through check_names) on one-line cases: reads that find their name
+"""validators/static/names_flow.py (through check_names) on one-line cases: reads that find their name
 unbound because of the order one scope runs in (after `del`, after an `except ... as` handler,
 before any binding), the class-body names Python provides, and reads a `try` guards."""
 
@@ -357,7 +357,7 @@ def test_names_flow_does_not_flag(name: str) -> None:
 
 
 def test_the_except_name_message_says_python_deletes_it() -> None:
-    from validators.names import check_names
+    from validators.static.names import check_names
 
     (result,) = check_names("try:\n    pass\nexcept ValueError as e:\n    pass\nprint(e)\n")
     assert "deletes `e`" in result.message and "NameError" in result.message
