@@ -98,8 +98,11 @@ GGUF_FLOAT_KEYS = ("top_p", "min_p", "xtc_probability", "xtc_threshold", "temp",
 # Values whose out-of-range reading llama.cpp treats exactly like this bound (sampler no-ops or
 # clamps), so taking the bound changes no token.
 EQUIVALENT_BOUND = {"top_k": 0, "penalty_last_n": 0, "temp": 0.0}
-_FLOAT_PREFIX = re.compile(r"\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)")
-_INT_PREFIX = re.compile(r"\s*[+-]?\d+")
+# strtol/strtof in the C locale: only these six characters are space and only 0-9 are digits
+# (Python's \s and \d also take "\x1c" or "٣", which int() then refuses)
+_C_SPACE = "[ \t\n\v\f\r]*"
+_FLOAT_PREFIX = re.compile(_C_SPACE + r"[+-]?([0-9]+\.?[0-9]*([eE][+-]?[0-9]+)?|\.[0-9]+([eE][+-]?[0-9]+)?)")
+_INT_PREFIX = re.compile(_C_SPACE + r"[+-]?[0-9]+")
 
 
 def from_gguf_sampling(metadata: Mapping[str, Any], user_set: frozenset[str] | set[str] = frozenset(),

@@ -382,3 +382,10 @@ def test_junk_gguf_sampling_keys_raise_only_usage_errors(metadata: dict, user_se
 
 def test_every_stage_has_a_letter_and_letters_are_unique() -> None:
     assert len(set(STAGE_LETTERS.values())) == len(STAGES)
+
+
+def test_a_gguf_number_reads_as_c_strtol_does_not_as_python_int() -> None:
+    """C's isspace has six characters and isdigit ten: "\\x1c0" is no number to llama.cpp (and
+    int() refuses it), while "\\v 7" is 7."""
+    assert from_gguf_sampling({"general.sampling.top_k": b"\x1c0"}).params.top_k == 40
+    assert from_gguf_sampling({"general.sampling.top_k": b"\x0b 7"}).params.top_k == 7
