@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "make_test_model",
     "run",
     "compare",
+    "kld",
 )
 
 

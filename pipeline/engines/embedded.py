@@ -140,6 +140,7 @@ class EmbeddedEngine:
         kv_overrides: Mapping[str, bool | int | float | str] | None = None,
         n_batch: int = DEFAULT_N_BATCH,
         n_ubatch: int = DEFAULT_N_UBATCH,
+        n_seq_max: int = 1,
     ) -> None:
         self._model = None
         self._ctx = None
@@ -159,6 +160,9 @@ class EmbeddedEngine:
         cparams.n_ctx = max(0, n_ctx)
         cparams.n_batch = n_batch
         cparams.n_ubatch = min(n_ubatch, n_batch)
+        # Several sequences share one batch when KL divergence scores chunks side by side, as
+        # llama-perplexity does; each gets n_ctx / n_seq_max cells (a split, not a unified cache).
+        cparams.n_seq_max = max(1, n_seq_max)
         threads = n_threads if n_threads and n_threads > 0 else (os.cpu_count() or 1)
         cparams.n_threads = threads
         cparams.n_threads_batch = threads
@@ -200,6 +204,17 @@ class EmbeddedEngine:
 
     def __del__(self) -> None:
         self.close()
+
+    @property
+    def raw_context(self) -> object:
+        """The llama_context pointer, for callers that drive llama_decode themselves (KL divergence)."""
+        self._check_open()
+        return self._ctx
+
+    @property
+    def raw_vocab(self) -> object:
+        self._check_open()
+        return self._vocab
 
     def version(self) -> str:
         return f"llama-cpp-python {metadata.version('llama_cpp_python')}"
