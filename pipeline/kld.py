@@ -64,6 +64,12 @@ class KldResult:
     def n_tokens(self) -> int:
         return self.summary.n_tokens
 
+    @property
+    def summary_line(self) -> str:
+        s = self.summary
+        return (f"{self.model} vs {self.reference}: mean KLD {s.mean_kld:.6f} ± {s.mean_kld_uncertainty:.6f}, "
+                f"same top {100 * s.same_top:.2f} %, 99% KLD {s.kld_percentiles['99']:.6f}, {s.n_tokens} tokens")
+
     def as_json(self) -> dict[str, object]:
         """The keys CI reads (mean_kld, same_top, kld_percentiles, n_tokens, regions) and the rest."""
         body = self.summary.as_json()
