@@ -51,3 +51,31 @@ def gate_kld(model: Path | str, reference: Path | str, *, texts: Sequence[str] |
     saved = cached_reference(reference_path, chosen, chunks=chunks, directory=directory,
                              model_sha256=file_sha256(reference_path), n_threads=n_threads, progress=progress)
     return compare(model_path, saved, n_threads=n_threads, progress=progress)
+
+
+def store_texts(store_path: Path, run_id: int | None, config: str | None) -> list[str]:
+    """The wrapped prompt plus each distinct recorded answer, in the run's order."""
+    from pipeline.store import Store
+    from prompts import load_prompt
+
+    if not store_path.is_file():
+        raise UsageError(f"no store at {store_path}; run `gencheck run` first or give --store PATH")
+    with Store(store_path) as store:
+        if run_id is None:
+            assert config is not None
+            run_id = store.latest_run_with_config(config)
+            if run_id is None:
+                raise UsageError(f"no finished run has configuration {config!r}; see `gencheck compare --list`")
+        rows = [r for r in store.run_samples(run_id) if config is None or r.config_name == config]
+    if not rows:
+        raise UsageError(f"run {run_id} has no recorded answers" + (f" for {config!r}" if config else ""))
+    texts: list[str] = []
+    prompts: dict[str, str] = {}
+    for row in rows:
+        name = row.sample.prompt_name
+        if name not in prompts:
+            prompts[name] = load_prompt(name).wrapped()
+        text = prompts[name] + row.sample.text
+        if text not in texts:
+            texts.append(text)
+    return texts
