@@ -51,3 +51,21 @@ def test_the_result_is_recorded_for_compare(reference_run: tuple[Path, Path, dic
 def test_a_missing_reference_is_refused_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--reference", str(tmp_path / "none.gguf"), "--store", str(tmp_path / "s.db")]) == 2
     assert "--reference" in capsys.readouterr().err
+
+
+def test_compare_shows_each_sides_kld(reference_run: tuple[Path, Path, dict], tiny_model: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.random_qwen2_model import ensure_random_qwen2
+
+    store, folder, first = reference_run
+    other = ensure_random_qwen2("Q4_0", cache_dir=folder / "models")  # the tiny model's vocabulary
+    assert main(["run", "--model", str(other), "--seeds", "1", "--no-smoke", "--n-predict", "40",
+                 "--reference", str(tiny_model), "--store", str(store), "--json"]) in (0, 1)
+    second = json.loads(capsys.readouterr().out)
+    assert main(["compare", "--runs", str(first["run_id"]), str(second["run_id"]), "--store", str(store),
+                 "--json"]) == 0
+    kld = json.loads(capsys.readouterr().out)["kld"]
+    means = [entry["mean_kld"] for entry in kld.values()]
+    assert len(means) == 2 and abs(means[0]) < 1e-4 and means[1] > 0.1  # itself vs a random model
+    assert main(["compare", "--runs", str(first["run_id"]), str(second["run_id"]), "--store", str(store)]) == 0
+    assert "KL divergence against the reference" in capsys.readouterr().out
