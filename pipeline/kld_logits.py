@@ -17,6 +17,8 @@ import numpy as np
 
 from pipeline.engines.embedded import DEFAULT_N_BATCH, EmbeddedEngine, EngineError
 
+MIN_CELLS_PER_SEQUENCE = 256
+
 
 @dataclass(frozen=True)
 class Window:
@@ -40,6 +42,9 @@ class LogitsModel:
                  n_batch: int = DEFAULT_N_BATCH, n_threads: int | None = None) -> None:
         self.n_seq = max(1, n_seq)
         n_batch = max(n_batch, 1)
+        # llama.cpp gives each sequence at least 256 cells (and warns when asked for fewer):
+        # ask for that much, so the context is what it will be anyway, without the warning.
+        n_ctx = max(n_ctx, MIN_CELLS_PER_SEQUENCE)
         self.engine = EmbeddedEngine(Path(model_path), n_ctx=n_ctx * self.n_seq, n_batch=n_batch,
                                      n_ubatch=min(512, n_batch), n_threads=n_threads,
                                      n_seq_max=self.n_seq)

@@ -28,7 +28,8 @@ tokens: give no texts). --export-base writes one that llama-perplexity reads.
 
   gencheck kld --reference bf16.gguf --model q4_k_m.gguf --config unsloth-qwq
   gencheck kld --reference bf16.gguf --model q4_k_m.gguf --text answer.txt --chunks 512 --json
-  llama-perplexity -m q4_k_m.gguf --kl-divergence-base base.kld --kl-divergence -c 512 -b 512"""
+  gencheck kld --reference bf16.gguf --model q4_k_m.gguf --text answer.txt --chunks 512 --export-base base.kld
+  llama-perplexity -m q4_k_m.gguf --kl-divergence-base base.kld --kl-divergence -c 512"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
