@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.engines.embedded import DEFAULT_N_BATCH
 from pipeline.errors import UsageError
-from pipeline.kld_base_file import quantize_log_probs
+from pipeline.kld_base_file import quantize_log_probs, row_width
 from pipeline.kld_logits import LogitsModel, Window
 from pipeline.kld_reference import Reference, texts_hash
 from pipeline.kld_regions import REGIONS, token_regions
@@ -117,20 +117,20 @@ def make_reference(model_path: Path, texts: Sequence[str], *, chunks: int | None
         windows = [Window(t, 0) for t in token_lists]
     starts = np.cumsum([0] + [len(t) for t in token_lists[:-1]]).tolist()
     longest = max(len(w.tokens) for w in windows)
-    rows: list[np.ndarray] = []
+    parts: list[list[np.ndarray]] = [[] for _ in windows]
     with _open(model_path, longest, chunks, n_threads, n_batch) as model:
-        for done, logits in enumerate(_logits_in_groups(model, windows, chunks), 1):
-            rows.append(quantize_log_probs(logits))
-            progress(f"reference: window {done}/{len(windows)}")
         n_vocab = model.n_vocab
+        for index, block in model.blocks(windows, bos_first=bool(chunks)):
+            parts[index].append(quantize_log_probs(block))
+            _report_window(progress, "reference", index, len(windows))
+    rows = [np.concatenate(p) if p else np.zeros((0, row_width(n_vocab)), dtype=np.uint16) for p in parts]
     return Reference(model_sha256, model_path.name, n_vocab, chunks, [w.tokens for w in windows],
                      [w.first for w in windows], rows, [int(s) for s in starts], texts_hash(list(texts), chunks))
 
 
-def _logits_in_groups(model: LogitsModel, windows: list[Window], chunks: int | None):
-    group = model.n_seq if chunks else 1
-    for start in range(0, len(windows), group):
-        yield from model.logits(windows[start:start + group], bos_first=bool(chunks))
+def _report_window(progress: Progress, what: str, index: int, total: int) -> None:
+    if total < 20 or (index + 1) % max(1, total // 20) == 0 or index + 1 == total:
+        progress(f"{what}: window {index + 1}/{total}")
 
 
 def compare(model_path: Path, reference: Reference, *, n_threads: int | None = None,
@@ -145,10 +145,13 @@ def compare(model_path: Path, reference: Reference, *, n_threads: int | None = N
         if model.n_vocab != reference.n_vocab:
             raise UsageError(f"{model_path.name} has {model.n_vocab} tokens, the reference "
                              f"{reference.n_vocab}: KL divergence needs the same vocabulary")
-        for done, (window, rows, logits) in enumerate(zip(
-                windows, reference.rows, _logits_in_groups(model, windows, reference.chunks), strict=True), 1):
-            parts.append(score_positions(logits, rows, window.tokens[window.first + 1:]))
-            progress(f"compare: window {done}/{len(windows)}")
+        done = np.zeros(len(windows), dtype=np.int64)  # rows of each window scored so far
+        for index, block in model.blocks(windows, bos_first=bool(reference.chunks)):
+            window, at = windows[index], int(done[index])
+            targets = window.tokens[window.first + 1 + at:window.first + 1 + at + len(block)]
+            parts.append(score_positions(block, reference.rows[index][at:at + len(block)], targets))
+            done[index] += len(block)
+            _report_window(progress, "compare", index, len(windows))
         labels, contexts = _labels_and_context(model, reference, windows)
     scores = TokenScores.concat(parts)
     regions = {name: summarize(scores.take(labels == index)) for index, name in enumerate(REGIONS)

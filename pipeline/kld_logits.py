@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,26 +83,33 @@ class LogitsModel:
         return cached
 
     def logits(self, windows: list[Window], *, bos_first: bool = False) -> list[np.ndarray]:
-        """Per window, the (n_scored, n_vocab) float32 logits of positions first .. len-2.
+        """Per window, the (n_scored, n_vocab) float32 logits of positions first .. len-2."""
+        collected: list[list[np.ndarray]] = [[] for _ in windows]
+        for index, block in self.blocks(windows, bos_first=bos_first):
+            collected[index].append(block)
+        return [np.concatenate(parts) if parts else np.zeros((0, self.n_vocab), dtype=np.float32)
+                for parts in collected]
+
+    def blocks(self, windows: list[Window], *, bos_first: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+        """(window index, logits of its next scored positions), window after window, in order.
 
         Up to n_seq windows go into one batch when they fit in n_batch; a longer window is
-        decoded n_batch tokens at a time. `bos_first` puts BOS in place of each window's first
-        token when the model adds one (llama-perplexity's chunks).
+        decoded n_batch tokens at a time, and each decode's logits are handed on before the next
+        (a 16k-token text on a 152k vocabulary would be 10 GB at once). `bos_first` puts BOS in
+        place of each window's first token when the model adds one (llama-perplexity's chunks).
         """
-        results: list[np.ndarray] = []
         step = self.n_seq if all(len(w.tokens) * self.n_seq <= self.n_batch for w in windows) else 1
         for start in range(0, len(windows), step):
-            results.extend(self._decode_group(windows[start:start + step], bos_first))
-        return results
+            for seq, block in self._decode_group(windows[start:start + step], bos_first):
+                yield start + seq, block
 
-    def _decode_group(self, group: list[Window], bos_first: bool) -> list[np.ndarray]:
+    def _decode_group(self, group: list[Window], bos_first: bool) -> Iterator[tuple[int, np.ndarray]]:
         ctx = self.engine.raw_context
         for window in group:
             if len(window.tokens) > self.n_ctx_per_seq:
                 raise EngineError(f"a window of {len(window.tokens)} tokens does not fit the context of "
                                   f"{self.n_ctx_per_seq} per sequence")
         lib.llama_memory_clear(lib.llama_get_memory(ctx), True)
-        collected: list[list[np.ndarray]] = [[] for _ in group]
         longest = max(len(w.tokens) for w in group)
         span = self.n_batch if len(group) == 1 else longest
         for offset in range(0, longest, span):
@@ -123,10 +131,8 @@ class LogitsModel:
             for _, _, seq, wanted in parts:
                 count = int(wanted.sum())
                 if count:
-                    collected[seq].append(outputs[row:row + count])
+                    yield seq, outputs[row:row + count]
                 row += count
-        return [np.concatenate(parts) if parts else np.zeros((0, self.n_vocab), dtype=np.float32)
-                for parts in collected]
 
     def _decode(self, parts: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]]) -> np.ndarray:
         tokens = np.concatenate([p[0] for p in parts])

@@ -115,3 +115,11 @@ def test_kld_mistakes_are_one_line(models: dict[str, Path], tmp_path: Path, caps
     assert len(err.strip().splitlines()) == 1
 
     assert re.search(message, err)
+
+
+def test_a_text_longer_than_a_batch_is_scored_batch_by_batch_with_the_same_figures(
+        models: dict[str, Path], reference: Reference, results: dict[str, KldResult]) -> None:
+    assert max(len(t) for t in reference.tokens) > 3 * 256
+    sliced = compare(models["Q4_0"], reference, n_batch=256)
+    assert sliced.n_tokens == results["Q4_0"].n_tokens
+    assert sliced.mean == pytest.approx(results["Q4_0"].mean, rel=1e-4)
