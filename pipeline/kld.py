@@ -5,6 +5,7 @@ Windowing: by default each text is one window and every position is scored with 
 before it. With `chunks=CTX`, llama-perplexity's: the texts' tokens end to end, cut into
 len // CTX chunks of CTX tokens decoded on a cleared cache (BOS in place of the first token when
 the model adds one), positions CTX//2 .. CTX-2 scored; n_batch // CTX chunks share one decode.
+Text is then tokenized as llama-perplexity reads a file (see tokenize_text).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def make_reference(model_path: Path, texts: Sequence[str], *, chunks: int | None
     if not texts:
         raise UsageError("no texts to score: give --text FILE, --run ID or --config NAME")
     with _open(model_path, 8, None, n_threads, n_batch) as probe:
-        token_lists = [probe.tokenize(t) for t in texts]
+        token_lists = [tokenize_text(probe, t, chunks) for t in texts]
     if chunks:
         stream = np.concatenate(token_lists)
         windows = chunk_windows(stream, chunks)
@@ -126,6 +127,15 @@ def make_reference(model_path: Path, texts: Sequence[str], *, chunks: int | None
     rows = [np.concatenate(p) if p else np.zeros((0, row_width(n_vocab)), dtype=np.uint16) for p in parts]
     return Reference(model_sha256, model_path.name, n_vocab, chunks, [w.tokens for w in windows],
                      [w.first for w in windows], rows, [int(s) for s in starts], texts_hash(list(texts), chunks))
+
+
+def tokenize_text(model: LogitsModel, text: str, chunks: int | None) -> np.ndarray:
+    """A whole text is tokenized as the model saw it while generating (special tokens parsed);
+    with llama-perplexity's chunks, as llama-perplexity reads `-f FILE`: one trailing newline
+    dropped, special-token text left as plain text. Same text file, same tokens, same figures."""
+    if chunks:
+        return model.tokenize(text.removesuffix("\n"), parse_special=False)
+    return model.tokenize(text)
 
 
 def _report_window(progress: Progress, what: str, index: int, total: int) -> None:

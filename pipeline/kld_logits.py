@@ -66,9 +66,9 @@ class LogitsModel:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def tokenize(self, text: str) -> np.ndarray:
-        """common_tokenize(text, add_special=True, parse_special=True), as llama-perplexity reads a file."""
-        return np.asarray(self.engine.tokenize(text), dtype=np.int32)
+    def tokenize(self, text: str, *, parse_special: bool = True) -> np.ndarray:
+        """common_tokenize(text, add_special=True, parse_special)."""
+        return np.asarray(self.engine.tokenize(text, parse_special=parse_special), dtype=np.int32)
 
     def piece(self, token: int) -> bytes:
         """A token's bytes with special tokens spelled out (`<think>` shows), for regions and context."""

@@ -225,17 +225,18 @@ class EmbeddedEngine:
 
     # -- text <-> tokens ---------------------------------------------------------------------
 
-    def tokenize(self, text: str) -> list[int]:
-        """Tokens as llama.cpp's common_tokenize(add_special=True, parse_special=True) gives them."""
+    def tokenize(self, text: str, *, parse_special: bool = True) -> list[int]:
+        """Tokens as llama.cpp's common_tokenize(add_special=True, parse_special) gives them
+        (llama-completion parses special tokens in a prompt; llama-perplexity reads a file without)."""
         self._check_open()
         data = text.encode("utf-8")
         capacity = len(data) + 8
         buffer = (lib.llama_token * capacity)()
-        count = lib.llama_tokenize(self._vocab, data, len(data), buffer, capacity, True, True)
+        count = lib.llama_tokenize(self._vocab, data, len(data), buffer, capacity, True, parse_special)
         if count < 0:  # the buffer was too small: -count is the size needed
             capacity = -count
             buffer = (lib.llama_token * capacity)()
-            count = lib.llama_tokenize(self._vocab, data, len(data), buffer, capacity, True, True)
+            count = lib.llama_tokenize(self._vocab, data, len(data), buffer, capacity, True, parse_special)
         return list(buffer[:count])
 
     def token_bytes(self, token: int) -> bytes:
