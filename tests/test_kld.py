@@ -123,3 +123,12 @@ def test_a_text_longer_than_a_batch_is_scored_batch_by_batch_with_the_same_figur
     sliced = compare(models["Q4_0"], reference, n_batch=256)
     assert sliced.n_tokens == results["Q4_0"].n_tokens
     assert sliced.mean == pytest.approx(results["Q4_0"].mean, rel=1e-4)
+
+
+def test_make_test_model_writes_a_random_qwen2_copy_llama_cpp_loads(tmp_path: Path) -> None:
+    from pipeline.engines.embedded import read_gguf_metadata
+
+    out = tmp_path / "r.gguf"
+    assert main(["make-test-model", str(out), "--random-qwen2", "Q8_0", "--seed", "4"]) == 0
+    meta = read_gguf_metadata(out)
+    assert meta["general.architecture"] == "qwen2" and meta["qwen2.block_count"] == "2"
