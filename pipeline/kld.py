@@ -176,7 +176,8 @@ def _windowing(reference: Reference) -> str:
     return f"llama-perplexity chunks of {reference.chunks}" if reference.chunks else "whole texts"
 
 
-def _labels_and_context(model: LogitsModel, reference: Reference, windows: list[Window]):
+def _labels_and_context(model: LogitsModel, reference: Reference,
+                        windows: list[Window]) -> tuple[np.ndarray, Callable[[int], tuple[str, str]]]:
     """Each scored position's region (of the token it predicts), and a function giving its context."""
     stream = reference.stream()
     pieces = [model.piece(int(t)) for t in stream]

@@ -21,8 +21,9 @@ import pytest
 
 from pipeline.kld import compare, make_reference
 from pipeline.kld_base_file import read_kld_base, write_kld_base
-from pipeline.kld_llama_perplexity import kl_divergence, make_base
+from pipeline.kld_llama_perplexity import PerplexityKld, kl_divergence, make_base
 from pipeline.kld_reference import load_any
+from pipeline.kld_stats import KldSummary
 from pipeline.quantize_model import ensure_quantized
 from pipeline.random_qwen2_model import ensure_random_qwen2
 from tests.native_tools import llama_tool
@@ -55,7 +56,7 @@ def _close(ours: float, theirs: float) -> bool:
     return abs(ours - theirs) <= ABS_TOL + REL_TOL * abs(theirs)
 
 
-def _assert_same_figures(ours, theirs) -> None:  # noqa: ANN001 - a KldSummary and a PerplexityKld
+def _assert_same_figures(ours: KldSummary, theirs: PerplexityKld | None) -> None:
     assert theirs is not None, "llama-perplexity printed no statistics"
     assert ours.n_tokens == theirs.n_tokens
     assert _close(ours.mean_kld, theirs.mean_kld), (ours.mean_kld, theirs.mean_kld)

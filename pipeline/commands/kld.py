@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import UsageError
+
+if TYPE_CHECKING:
+    from pipeline.kld_reference import Reference
 
 DESCRIPTION = """\
 Check a new quant without sampling: feed the same texts through a reference model and the new
@@ -87,7 +91,7 @@ def _progress(message: str) -> None:
     print(f"kld: {message}", file=sys.stderr, flush=True)
 
 
-def load_reference(args: argparse.Namespace):
+def load_reference(args: argparse.Namespace) -> Reference:
     from pipeline.kld import cached_reference
     from pipeline.kld_gate import store_texts
     from pipeline.kld_reference import load_any, references_dir
