@@ -35,7 +35,7 @@ def record(store_path: Path, entry: dict[str, Any]) -> None:
 def entries(store_path: Path) -> list[dict[str, Any]]:
     """All readable records, oldest first; a torn last line (a killed writer) is skipped."""
     try:
-        lines = ledger_path(store_path).read_text(encoding="utf-8").splitlines()
+        lines = ledger_path(store_path).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
     found = []
