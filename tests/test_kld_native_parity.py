@@ -67,11 +67,11 @@ def _assert_same_figures(ours: KldSummary, theirs: PerplexityKld | None) -> None
     assert abs(ours.same_top - theirs.same_top) <= max(1 / ours.n_tokens, 5e-6) + 1e-9
 
 
-@pytest.mark.parametrize("quant", ["Q8_0", "Q4_0"])
-def test_figures_equal_llama_perplexity_on_its_own_base_file(reference_model: Path, quant: str,
+@pytest.mark.parametrize(("quant", "pure"), [("Q8_0", False), ("Q4_0", True)])
+def test_figures_equal_llama_perplexity_on_its_own_base_file(reference_model: Path, quant: str, pure: bool,
                                                              text_file: Path, tmp_path: Path) -> None:
     tool = llama_tool("llama-perplexity")
-    quantized = ensure_quantized(reference_model, quant, cache_dir=tmp_path)
+    quantized = ensure_quantized(reference_model, quant, pure=pure, cache_dir=tmp_path)
     base = tmp_path / "base.kld"
     make_base(tool, reference_model, text_file, base, n_ctx=CTX, threads=THREADS)
     theirs, output = kl_divergence(tool, quantized, base, n_ctx=CTX, threads=THREADS)
