@@ -69,3 +69,16 @@ def test_compare_shows_each_sides_kld(reference_run: tuple[Path, Path, dict], ti
     assert len(means) == 2 and abs(means[0]) < 1e-4 and means[1] > 0.1  # itself vs a random model
     assert main(["compare", "--runs", str(first["run_id"]), str(second["run_id"]), "--store", str(store)]) == 0
     assert "KL divergence against the reference" in capsys.readouterr().out
+
+
+def test_kld_command_on_a_runs_transcripts_reuses_the_reference_the_run_saved(
+        reference_run: tuple[Path, Path, dict], tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store, _, body = reference_run
+    assert main(["kld", "--reference", str(tiny_model), "--model", str(tiny_model), "--run", str(body["run_id"]),
+                 "--store", str(store), "--json"]) == 0
+    out = capsys.readouterr()
+    assert "reusing" in out.err
+    assert json.loads(out.out)["n_tokens"] == body["kld"][0]["n_tokens"]
+    assert main(["kld", "--reference", str(tiny_model), "--model", str(tiny_model), "--config", "nope",
+                 "--store", str(store)]) == 2
+    assert "no finished run has configuration 'nope'" in capsys.readouterr().err
