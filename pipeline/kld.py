@@ -10,7 +10,6 @@ Text is then tokenized as llama-perplexity reads a file (see tokenize_text).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +218,3 @@ def cached_reference(reference_model: Path, texts: Sequence[str], *, chunks: int
         progress(f"reference: saved {path}")
     return reference
 
-
-def default_threads() -> int:
-    return os.cpu_count() or 1

@@ -82,14 +82,6 @@ class LogitsModel:
             cached = self._pieces[token] = buffer.raw[:max(size, 0)]
         return cached
 
-    def logits(self, windows: list[Window], *, bos_first: bool = False) -> list[np.ndarray]:
-        """Per window, the (n_scored, n_vocab) float32 logits of positions first .. len-2."""
-        collected: list[list[np.ndarray]] = [[] for _ in windows]
-        for index, block in self.blocks(windows, bos_first=bos_first):
-            collected[index].append(block)
-        return [np.concatenate(parts) if parts else np.zeros((0, self.n_vocab), dtype=np.float32)
-                for parts in collected]
-
     def blocks(self, windows: list[Window], *, bos_first: bool = False) -> Iterator[tuple[int, np.ndarray]]:
         """(window index, logits of its next scored positions), window after window, in order.
 

@@ -10,12 +10,6 @@ def _pm(value: float, uncertainty: float, digits: int = 6) -> str:
     return f"{value:.{digits}f} ± {uncertainty:.{digits}f}"
 
 
-def one_line(result: KldResult) -> str:
-    s = result.summary
-    return (f"mean KLD {_pm(s.mean_kld, s.mean_kld_uncertainty)}, same top {100 * s.same_top:.2f} %, "
-            f"99% KLD {s.kld_percentiles['99']:.6f}, {s.n_tokens} tokens")
-
-
 def summary_lines(s: KldSummary) -> list[str]:
     """llama-perplexity's KL-divergence and Δp block, same labels and precision."""
     p = s.kld_percentiles
