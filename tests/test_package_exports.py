@@ -7,7 +7,7 @@ import sys
 import pytest
 
 PACKAGES = ("pipeline.sampling", "pipeline.models", "pipeline.generation", "pipeline.runs",
-            "pipeline.reports", "pipeline.store", "validators.static", "validators.sandbox", "validators.smoke",
+            "pipeline.reports", "pipeline.store", "pipeline.fidelity", "pipeline.fidelity.saved", "validators.static", "validators.sandbox", "validators.smoke",
             "validators.play")
 
 

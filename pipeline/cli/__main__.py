@@ -1,4 +1,4 @@
-"""`python -m pipeline.cli.main ...` is `gencheck ...`."""
+"""`python -m pipeline.cli ...` is `gencheck ...`."""
 
 import sys
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UsageError
 
@@ -160,6 +160,15 @@ def last_two_runs(store: Store) -> tuple[int, int]:
     return previous, latest
 
 
+def kld_column(pairs: list[Pair], args: argparse.Namespace) -> dict[str, Any]:
+    """Each side's KLD from `gencheck run --reference`, or {} when no compared run was checked."""
+    from pipeline.fidelity.compare import kld_by_label
+    from pipeline.store.db import default_store_path
+
+    found = kld_by_label(args.store or default_store_path(), [x for la, _, lb, _ in pairs for x in (la, lb)])
+    return found if any(found.values()) else {}
+
+
 def report(pairs: list[Pair], args: argparse.Namespace) -> int:
     from pipeline.reports.terminal import comparison_sentence
     from pipeline.runs.stats import compare_pass_rates
@@ -167,11 +176,14 @@ def report(pairs: list[Pair], args: argparse.Namespace) -> int:
     comparisons = [compare_pass_rates(la, a.passed, a.total, lb, b.passed, b.total,
                                       alternative=args.alternative) for la, a, lb, b in pairs]
     worse = [c for c in comparisons if c.difference < 0 and c.significant(args.alpha)]
+    kld = kld_column(pairs, args)
     if args.json:
-        entries = [{**c.to_json(), "figures": {"a": figures_json(a), "b": figures_json(b)}}
-                   for c, (_, a, _, b) in zip(comparisons, pairs, strict=True)]
-        print(json.dumps({"comparisons": entries, "alpha": args.alpha,
-                          "significantly_worse": [c.name_b for c in worse]}, indent=2))
+        from pipeline.fidelity.compare import short
+
+        print(json.dumps({"comparisons": [c.to_json() for c in comparisons], "alpha": args.alpha,
+                          "significantly_worse": [c.name_b for c in worse],
+                          **({"kld": {label: short(e) for label, e in kld.items()}} if kld else {})},
+                         indent=2))
     else:
         width = max(len(name) for c in comparisons for name in (c.name_a, c.name_b)) + 2
         print(f"{'A':{width}} {'passed':>8}   {'B':{width}} {'passed':>8}  {'diff':>6}  {'p':>8}")
@@ -181,9 +193,12 @@ def report(pairs: list[Pair], args: argparse.Namespace) -> int:
                   f"{c.passed_b:>3}/{c.total_b:<4}  {c.difference * 100:+5.0f}  {c.p_value:8.3g}{mark}")
         for c in comparisons:
             print(comparison_sentence(c, args.alpha))
-        for la, a, lb, b in pairs:
-            print()
-            print(side_by_side(la, a, lb, b))
+        if kld:
+            from pipeline.fidelity.compare import cell
+
+            print("KL divergence against the reference (mean KLD / same top):")
+            for la, _, lb, _ in pairs:
+                print(f"  {la}: {cell(kld[la])}   {lb}: {cell(kld[lb])}")
     if worse and args.fail_if_worse:
         print(f"significantly worse: {', '.join(c.name_b for c in worse)}", file=sys.stderr)
         return 1

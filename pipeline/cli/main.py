@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pipeline import __version__
 from pipeline.errors import UsageError
 
-# (subcommand module under pipeline.cli.main). Modules import heavy libraries lazily,
+# (subcommand module under pipeline.cli). Modules import heavy libraries lazily,
 # so `gencheck --help` stays fast.
 COMMAND_MODULES: tuple[str, ...] = (
     "validate",
@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "compare",
     "merge",
+    "kld",
 )
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pipeline.errors import UsageError
+from pipeline.output_path import prepare_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--sampling", action="append", default=[], metavar="KEY=VALUE",
                         help="store a general.sampling.KEY default (top_k=40, temp=0.6, "
                         "sequence=...); repeatable")
+    parser.add_argument("--random-qwen2", default=None, metavar="TYPE",
+                        choices=("F32", "F16", "Q8_0", "Q4_0"),
+                        help="instead: a small qwen2 model with random weights (seed --seed) stored "
+                        "as TYPE (F32, F16, Q8_0, Q4_0); the copies of one seed differ by a known, "
+                        "non-zero KL divergence (gencheck kld)")
+    parser.add_argument("--seed", type=int, default=0, help="weights' seed for --random-qwen2 (default 0)")
     parser.set_defaults(func=run)
 
 
@@ -58,6 +65,15 @@ def run(args: argparse.Namespace) -> int:
         read_corpus,
     )
 
+    if args.random_qwen2:
+        from pipeline.models.random_qwen2 import make_random_qwen2
+
+        if args.out.suffix != ".gguf":
+            raise UsageError(f"{args.out}: the output file name must end in .gguf")
+        prepare_output_file(args.out, str(args.out))
+        make_random_qwen2(args.out, weight_type=args.random_qwen2, seed=args.seed)
+        print(f"{args.out}: random-weight qwen2, {args.random_qwen2}, seed {args.seed}")
+        return 0
     sampling = parse_sampling(args.sampling)
     for key, value in sampling.items():
         kind = SAMPLING_KEY_TYPES.get(key)

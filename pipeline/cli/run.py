@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="token limit per sample (default -1: none; 768 on the tiny model; "
                       "-2: until the context is full)")
     what.add_argument("--no-smoke", action="store_true", help="static checks only, no smoke run")
+    what.add_argument("--reference", type=Path, default=None, metavar="REF.gguf",
+                      help="also score each model's KL divergence against this reference model "
+                      "along the run's own transcripts (saved beside the store; in every report)")
     how = parser.add_argument_group("where and how")
     how.add_argument("--store", type=Path, default=None, metavar="PATH",
                      help="SQLite results store (default $GENCHECK_HOME/gencheck.db or "
@@ -153,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
                          f"not {args.n_predict}")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.reference is not None and not args.reference.is_file():
+        raise UsageError(f"--reference {args.reference} does not exist")
     if args.engine == "replay" and not args.model:
         raise UsageError("--engine replay needs --model TRANSCRIPT (a recorded transcript file)")
     check_outputs(args)  # before the run: a long run must not end on a report it cannot write
@@ -192,11 +197,20 @@ def run(args: argparse.Namespace) -> int:
             print(f"shard {args.shard}: {len(plan.cells())} of the matrix's {whole} cells", file=sys.stderr)
         result = execute(plan, store, command=["gencheck", *sys.argv[1:]],
                          min_pass_rate=args.min_pass_rate, notes=notes)
+        store_path = store.path
+    if args.reference is not None:
+        from pipeline.fidelity.run_report import run_kld
+
+        result = dataclasses.replace(result, kld=tuple(run_kld(store_path, result.run_id, models, args.reference)))
 
     if args.json:
         print(reports.to_json_text(result))
     else:
         reports.print_table(result, sys.stdout)
+        if result.kld:
+            from pipeline.fidelity.run_report import text_lines
+
+            print("\n".join(text_lines(result.kld)))
     try:
         if args.junit:
             reports.write_junit(result, args.junit)
@@ -204,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
             args.markdown.parent.mkdir(parents=True, exist_ok=True)  # as --junit and --report do
             with args.markdown.open("a", encoding="utf-8") as handle:  # a step summary is appended to
                 handle.write(reports.to_markdown(result))
+                if result.kld:
+                    from pipeline.fidelity.run_report import markdown
+
+                    handle.write(markdown(result.kld))
         if args.report:
             index = write_html(result, args.report)
             print(f"HTML report: {index}", file=sys.stderr)

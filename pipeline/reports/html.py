@@ -171,6 +171,10 @@ def index_page(report: RunReport, thumbs: dict[int, str]) -> str:
         parts += [f'<li class="{"pass" if g.holds else "fail"}">{escape(g.config)}: '
                   f"{g.pass_rate:.0%} (needs {g.min_pass_rate:.0%})</li>" for g in report.gates]
         parts.append("</ul>")
+    if report.kld:  # `gencheck run --reference`: each model against the reference
+        from pipeline.fidelity.run_report import html_section
+
+        parts.append(html_section(report.kld))
     # No sample reached the smoke run (the tiny model's never do): no column of empty cells.
     shot_header = "<th>screenshot</th>" if thumbs else ""
     for c in report.configs:

@@ -180,6 +180,7 @@ class RunReport:
     gates: tuple[Gate, ...] = ()
     notes: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict, compare=False)  # the run row's
+    kld: tuple[dict[str, Any], ...] = ()  # each model's KL divergence (`run --reference`), as JSON
 
     def headline(self) -> str:
         """When, on what prompt and engine, with which validators: one line for every report."""
@@ -212,6 +213,7 @@ class RunReport:
                          "requirements": "{}/{}".format(*s.requirements) if s.requirements else None,
                          "first_error": s.first_error.to_json() if s.first_error else None}
                         for s in self.samples],
+            **({"kld": list(self.kld)} if self.kld else {}),
         }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli.main import main
+from pipeline.cli import main
 from tests.paths import REPO
 
 PASSING = REPO / "fixtures" / "corpus" / "answer_flappy_shapes.txt"

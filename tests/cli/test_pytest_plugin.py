@@ -112,7 +112,7 @@ def test_a_mistaken_gate_setting_fails_the_gate_in_one_line(pytester: pytest.Pyt
 
 
 def test_loading_the_plugin_imports_nothing_heavy() -> None:
-    code = ("import sys, pipeline.cli.pytest_plugin; "
+    code = ("import sys, pipeline.pytest_plugin; "
             "heavy = [m for m in ('llama_cpp', 'scipy', 'libcst', 'pygame', 'rich', 'pipeline.runs.matrix')"
             " if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -19,7 +19,7 @@ BROKEN = FIXTURES / "transcripts" / "restart_nameerror.md"
 
 def gencheck(*args: str) -> subprocess.CompletedProcess[str]:
     script = shutil.which("gencheck")
-    command = [script] if script else [sys.executable, "-m", "pipeline.cli.main"]
+    command = [script] if script else [sys.executable, "-m", "pipeline.cli"]
     return subprocess.run(
         command + ["validate", *args], capture_output=True, text=True, timeout=120
     )
@@ -129,7 +129,7 @@ def test_a_path_with_spaces_is_one_file(tmp_path: Path) -> None:
 
 def test_help_explains_the_flags() -> None:
     script = shutil.which("gencheck")
-    command = [script] if script else [sys.executable, "-m", "pipeline.cli.main"]
+    command = [script] if script else [sys.executable, "-m", "pipeline.cli"]
     proc = subprocess.run(
         command + ["validate", "--help"], capture_output=True, text=True, timeout=60
     )

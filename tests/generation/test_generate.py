@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli.main import main
+from pipeline.cli import main
 from pipeline.generation import generate as generation
 from pipeline.generation.engines.base import GenerationRequest, Piece
 from pipeline.generation.engines.embedded import EmbeddedEngine
@@ -231,7 +231,7 @@ def test_a_stopped_gencheck_generate_writes_the_partial_transcript(
     out = tmp_path / "run" / "out.txt"
     with EmbeddedEngine(tiny_model, n_ctx=256, n_threads=1) as loaded:
         biases = [arg for token, _ in never_end(loaded) for arg in ("-l", f"{token}-inf")]
-    command = [sys.executable, "-m", "pipeline.cli.main", "generate", "--model", str(tiny_model),
+    command = [sys.executable, "-m", "pipeline.cli", "generate", "--model", str(tiny_model),
                "--no-loop-guard", "-p", "def f", "-n", "-1", "-c", "0", "-t", "1", "--seed", "4",
                "--output", str(out), *biases]
     log = tmp_path / "stderr.txt"

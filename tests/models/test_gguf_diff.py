@@ -14,7 +14,7 @@ from gguf import quants
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.cli.main import main as gencheck
+from pipeline.cli import main as gencheck
 from pipeline.models.gguf_diff import diff_models
 from pipeline.models.gguf_info import layer_group, read_model_info, tensor_groups
 from pipeline.models.tiny_model import make_tiny_model

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.cli.main import main as gencheck
+from pipeline.cli import main as gencheck
 from pipeline.errors import UsageError
 from pipeline.models.gguf_info import chat_template_of, read_model_info, render_text
 from pipeline.models.tiny_model import CHAT_TEMPLATE_WITH_THINK, make_tiny_model

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.cli.main import main as gencheck
+from pipeline.cli import main as gencheck
 from pipeline.models.tiny_model import (
     NEVER_GENERATED,
     bigram_log_probs,

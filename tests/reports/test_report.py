@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli.main import main
+from pipeline.cli import main
 from pipeline.codes import finding
 from pipeline.reports.html import write_html
 from pipeline.reports.terminal import to_json_text, to_junit, to_markdown

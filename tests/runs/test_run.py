@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli.main import main
+from pipeline.cli import main
 from pipeline.store.db import Store
 from tests.paths import REPO
 
@@ -36,7 +36,7 @@ def first_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     argv = ["run", "--model", str(tiny_model), *MATRIX, "--store", str(store), "--json",
             "--junit", str(out / "junit.xml"), "--report", str(out / "html"),
             "--markdown", str(out / "step" / "summary.md")]  # a folder not made yet
-    proc = subprocess.run([sys.executable, "-m", "pipeline.cli.main", *argv], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", *argv], capture_output=True,
                           text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     return {"dir": out, "store": store, "json": json.loads(proc.stdout), "argv": argv}
@@ -108,7 +108,7 @@ def test_same_command_again_reuses_all_six_and_generates_none(first_run: dict,
 
 def test_run_killed_mid_way_resumes_to_exactly_one_full_run(tiny_model: Path, tmp_path: Path) -> None:
     store_path = tmp_path / "store.db"
-    argv = [sys.executable, "-m", "pipeline.cli.main", "run", "--model", str(tiny_model), *MATRIX,
+    argv = [sys.executable, "-m", "pipeline.cli", "run", "--model", str(tiny_model), *MATRIX,
             "--store", str(store_path), "--json"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
                             start_new_session=True)
@@ -165,7 +165,7 @@ def _group_gone(pgid: int, seconds: float) -> bool:
 def test_sigterm_stops_a_run_like_ctrl_c_in_one_line_and_takes_its_workers(
         tiny_model: Path, tmp_path: Path) -> None:
     store_path = tmp_path / "store.db"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli.main", "run", "--model", str(tiny_model),
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--model", str(tiny_model),
                              *MATRIX, "--store", str(store_path), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
                             start_new_session=True)
@@ -260,7 +260,7 @@ def test_bad_min_pass_rate_is_rejected_by_the_parser(capsys: pytest.CaptureFixtu
 
 def test_without_model_runs_the_tiny_model_and_says_so(tiny_model: Path, tmp_path: Path) -> None:
     env = dict(os.environ, GENCHECK_CACHE=str(_cache_root(tiny_model)))
-    proc = subprocess.run([sys.executable, "-m", "pipeline.cli.main", "run", "--seeds", "1", "--no-smoke",
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--seeds", "1", "--no-smoke",
                            "--n-predict", "64", "--jobs", "1", "--store", str(tmp_path / "s.db")],
                           capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr
@@ -315,7 +315,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run(
 
 def test_two_runs_on_one_store_at_once_both_finish_and_share_every_sample(tmp_path: Path) -> None:
     store_path = tmp_path / "shared.db"  # created by whichever run opens it first
-    argv = [sys.executable, "-m", "pipeline.cli.main", "run", "--engine", "replay", "--model",
+    argv = [sys.executable, "-m", "pipeline.cli", "run", "--engine", "replay", "--model",
             str(REPO / "fixtures" / "corpus" / "answer_flappy_shapes.txt"), "--seeds", "4",
             "--no-smoke", "--jobs", "1", "--store", str(store_path), "--json"]
     runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)

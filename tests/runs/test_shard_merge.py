@@ -18,7 +18,7 @@ MATRIX = ["--preset", "unsloth-qwq", "--preset", "llama.cpp-default", "--seeds",
 
 
 def gencheck(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli.main", *argv], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *argv], capture_output=True, text=True,
                           timeout=300, cwd=REPO)
 
 

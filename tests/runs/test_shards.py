@@ -84,7 +84,7 @@ def test_the_split_is_the_same_in_every_process_and_on_every_machine() -> None:
 
 def test_a_shard_run_says_how_many_cells_it_holds_and_records_its_shard(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.cli.main import main
+    from pipeline.cli import main
     from pipeline.store.db import Store
 
     held = {}
@@ -102,7 +102,7 @@ def test_a_shard_run_says_how_many_cells_it_holds_and_records_its_shard(
 
 
 def test_a_malformed_shard_is_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
-    from pipeline.cli.main import main
+    from pipeline.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["run", "--shard", "0/2"])

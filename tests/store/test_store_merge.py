@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli.main import main
+from pipeline.cli import main
 from pipeline.errors import UsageError
 from pipeline.store.db import SampleKey, Store, sha256_text, validation_key
 from pipeline.store.merge import merge_into

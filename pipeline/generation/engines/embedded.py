@@ -140,6 +140,7 @@ class EmbeddedEngine:
         kv_overrides: Mapping[str, bool | int | float | str] | None = None,
         n_batch: int = DEFAULT_N_BATCH,
         n_ubatch: int = DEFAULT_N_UBATCH,
+        n_seq_max: int = 1,
     ) -> None:
         self._model = None
         self._ctx = None
@@ -159,6 +160,9 @@ class EmbeddedEngine:
         cparams.n_ctx = max(0, n_ctx)
         cparams.n_batch = n_batch
         cparams.n_ubatch = min(n_ubatch, n_batch)
+        # Several sequences share one batch when KL divergence scores chunks side by side, as
+        # llama-perplexity does; each gets n_ctx / n_seq_max cells (a split, not a unified cache).
+        cparams.n_seq_max = max(1, n_seq_max)
         threads = n_threads if n_threads and n_threads > 0 else (os.cpu_count() or 1)
         cparams.n_threads = threads
         cparams.n_threads_batch = threads
@@ -201,6 +205,17 @@ class EmbeddedEngine:
     def __del__(self) -> None:
         self.close()
 
+    @property
+    def raw_context(self) -> object:
+        """The llama_context pointer, for callers that drive llama_decode themselves (KL divergence)."""
+        self._check_open()
+        return self._ctx
+
+    @property
+    def raw_vocab(self) -> object:
+        self._check_open()
+        return self._vocab
+
     def version(self) -> str:
         return f"llama-cpp-python {metadata.version('llama_cpp_python')}"
 
@@ -210,17 +225,18 @@ class EmbeddedEngine:
 
     # -- text <-> tokens ---------------------------------------------------------------------
 
-    def tokenize(self, text: str) -> list[int]:
-        """Tokens as llama.cpp's common_tokenize(add_special=True, parse_special=True) gives them."""
+    def tokenize(self, text: str, *, parse_special: bool = True) -> list[int]:
+        """Tokens as llama.cpp's common_tokenize(add_special=True, parse_special) gives them
+        (llama-completion parses special tokens in a prompt; llama-perplexity reads a file without)."""
         self._check_open()
         data = text.encode("utf-8")
         capacity = len(data) + 8
         buffer = (lib.llama_token * capacity)()
-        count = lib.llama_tokenize(self._vocab, data, len(data), buffer, capacity, True, True)
+        count = lib.llama_tokenize(self._vocab, data, len(data), buffer, capacity, True, parse_special)
         if count < 0:  # the buffer was too small: -count is the size needed
             capacity = -count
             buffer = (lib.llama_token * capacity)()
-            count = lib.llama_tokenize(self._vocab, data, len(data), buffer, capacity, True, True)
+            count = lib.llama_tokenize(self._vocab, data, len(data), buffer, capacity, True, parse_special)
         return list(buffer[:count])
 
     def token_bytes(self, token: int) -> bytes:

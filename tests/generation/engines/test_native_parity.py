@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli.main import main
+from pipeline.cli import main
 from pipeline.generation.engines.base import GenerationRequest
 from pipeline.generation.engines.embedded import EmbeddedEngine
 from pipeline.generation.engines.server import ServerEngine

@@ -136,7 +136,7 @@ def test_sandbox_below_min_tier_is_refused_with_a_usage_error():
 def test_gencheck_validate_writes_screenshots_and_reports_the_tier(tmp_path, capsys):
     import json
 
-    from pipeline.cli.main import main
+    from pipeline.cli import main
 
     game = tmp_path / "game.py"
     game.write_text(game_code("healthy_dt"), encoding="utf-8")

@@ -31,6 +31,15 @@ for the `gencheck` fixture:
 
 `run()` generates what the store lacks, validates, and returns the configuration's samples and
 pass rate (`ConfigResult`); every sample already in the store is reused.
+
+`kld()` checks a quant without sampling: KL divergence against a reference model along texts
+(default: the test prompt followed by the bundled QwQ-shaped answers); the reference's
+log-probs are saved beside the gate's store and reused:
+
+    @pytest.mark.gencheck_gate
+    def test_q4_stays_close_to_bf16(gencheck):
+        result = gencheck.kld(reference="QwQ-32B-BF16.gguf")   # the gate's model vs the reference
+        assert result.mean < 0.05 and result.same_top > 0.95, result.summary_line
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from pipeline.fidelity.kld import KldResult
     from pipeline.runs.matrix import ConfigResult
     from pipeline.runs.stats import Alternative, Comparison
 
@@ -187,6 +197,22 @@ class GateRunner:
         b = self.run(candidate, seeds=seeds, **options)
         return compare_pass_rates(a.name, a.passed, a.total, b.name, b.passed, b.total,
                                   alternative=alternative)
+
+
+    def kld(self, model: Path | str | None = None, *, reference: Path | str, texts: list[str] | None = None,
+            chunks: int | None = None) -> KldResult:
+        """KL divergence of `model` (default: the gate's model; "tiny" for the tiny model) against
+        `reference` (a GGUF, or a saved reference file) along `texts`; `result.mean`,
+        `result.same_top` (a fraction), `result.regions` and `result.as_json()` hold the figures."""
+        from pipeline.errors import UsageError
+        from pipeline.fidelity.gate import gate_kld
+
+        try:
+            return gate_kld(model if model is not None else self.model_path, reference, texts=texts,
+                            chunks=chunks, store=Path(self.settings.store) if self.settings.store else None)
+        except UsageError as exc:
+            mistake = str(exc)
+        pytest.fail(f"gencheck gate: {mistake}", pytrace=False)
 
 
 @pytest.fixture
