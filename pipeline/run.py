@@ -363,7 +363,7 @@ def artifacts_dir(store_path: Path) -> Path:
 def run_gate_config(*, model: Path | str, config: str | SamplerChain | Configuration, seeds: int,
                     engine: str = "embedded", store_path: Path | None = None,
                     prompt: str | None = None, smoke: bool = True, n_predict: int | None = None,
-                    jobs: int | None = None) -> ConfigResult:
+                    jobs: int | None = None, parallel: int = 1) -> ConfigResult:
     """Generate (or reuse) and validate one configuration over seeds 1..N; return its result.
 
     Screenshots live beside the store (see artifacts_dir), where later reports find them."""
@@ -380,7 +380,7 @@ def run_gate_config(*, model: Path | str, config: str | SamplerChain | Configura
         plan = RunPlan(models=(model_choice,), configs=(configuration_,),
                        seeds=tuple(range(1, seeds + 1)),
                        prompt=load_prompt(prompt or DEFAULT_PROMPT), engine=engine,
-                       n_predict=n_predict, smoke=smoke, jobs=jobs or default_jobs())
+                       n_predict=n_predict, smoke=smoke, jobs=jobs or default_jobs(), parallel=parallel)
         report = execute(plan, store, command=[GATE_COMMAND, configuration_.name], progress=False)
     summary = report.configs[0]
     return ConfigResult(summary.name, tuple(report.samples_of(summary.name)), summary, report)
