@@ -15,6 +15,7 @@ with the sequence's share of the context (llama_n_ctx_seq) in place of the whole
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from pipeline.engines.base import FINISH_EOS, FINISH_LENGTH, Piece, PushedStream
 from pipeline.engines.embedded import EmbeddedEngine, EngineError
 from pipeline.engines.sampler_build import build_chain
 from pipeline.generate import SampleRecording
+from pipeline.loop_guard import LoopGuardSettings
 from pipeline.sample_slots import SampleJob, SlotListener
 
 
@@ -46,14 +48,18 @@ class _Sequence:
 class ParallelSequences:
     """`engine.n_parallel` slots over one EmbeddedEngine (built with n_parallel=N)."""
 
-    def __init__(self, engine: EmbeddedEngine) -> None:
+    def __init__(self, engine: EmbeddedEngine, *, loop_guard: LoopGuardSettings | None = None) -> None:
         self.engine = engine
+        self.loop_guard = loop_guard
         self.n_slots = engine.n_parallel
         self._ctx = engine._ctx
         self._memory = lib.llama_get_memory(engine._ctx)
         # Room for a prompt chunk or one token of every slot, whichever is larger.
         self._capacity = max(engine.n_batch, self.n_slots)
         self._batch = lib.llama_batch_init(self._capacity, 0, 1)
+        # The shared steps' wall time and the tokens they produced (bench/parallel.py reads them).
+        self.step_seconds = 0.0
+        self.step_tokens = 0
 
     def close(self) -> None:
         if self._batch is not None:
@@ -81,12 +87,15 @@ class ParallelSequences:
                 active = [sequence for sequence in slots if sequence is not None]
                 if not active:
                     return
+                started = time.perf_counter()
                 self._step(active)
                 for index, sequence in enumerate(active):
                     sequence.n_past += 1
                     token = lib.llama_sampler_sample(sequence.sampler, self._ctx, index)
                     if not self._advance(sequence, token, listener):
                         slots[sequence.slot] = None
+                self.step_seconds += time.perf_counter() - started
+                self.step_tokens += len(active)
         finally:
             for sequence in slots:
                 if sequence is not None:
@@ -105,7 +114,7 @@ class ParallelSequences:
         stream = PushedStream()
         stream.n_prompt_tokens = len(tokens)
         recording = SampleRecording(engine, request, stream, prompt_name=job.prompt_name, progress=False,
-                                    model_path=job.model_path)
+                                    model_path=job.model_path, loop_guard=self.loop_guard)
         listener.started(slot, job)
         sequence = _Sequence(slot, job, stream, recording, build_chain(request.chain, engine._vocab, engine.n_vocab),
                              n_past=len(tokens), remaining=request.n_predict)
@@ -129,7 +138,10 @@ class ParallelSequences:
     def _advance(self, sequence: _Sequence, token: int, listener: SlotListener) -> bool:
         """Take a sampled token; False when the sample ended (it is then finished and reported)."""
         engine, stream = self.engine, sequence.stream
-        if engine.is_end_of_generation(token):
+        is_end = engine._eog.get(token)
+        if is_end is None:
+            is_end = engine._eog[token] = engine.is_end_of_generation(token)
+        if is_end:
             stream.finish_reason = FINISH_EOS
             return self._finish(sequence, listener)
         stream.n_generated_tokens += 1
