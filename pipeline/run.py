@@ -177,8 +177,11 @@ class _Runner:
         else:
             self.engine_versions = {m.path: engine_version(plan.engine, m.path) for m in plan.models}
         self.prompt = plan.prompt.wrapped()
+        # No more slots than the model has cells: a slot that would never be used costs memory.
+        cells_of = {m.path: sum(1 for cell in plan.cells() if cell[1] == m) for m in plan.models}
         self.contexts = {m.path: embedded_context(m.path, self.prompt, plan.engine_options,
-                                                  n_parallel=plan.parallel, n_predict=plan.n_predict)
+                                                  n_parallel=min(plan.parallel, cells_of[m.path]),
+                                                  n_predict=plan.n_predict)
                          for m in plan.models} if plan.engine == "embedded" else {}
         self.key_options = {m.path: self._key_options(m.path) for m in plan.models}
         # Named after the store, so `--store results.db` never takes over a generic ./artifacts/;

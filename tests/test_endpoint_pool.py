@@ -112,10 +112,10 @@ def test_a_run_over_the_pool_keys_samples_apart_from_the_endpoint_that_made_them
     both = subprocess.run([*command, "--server-url", url_a, "--server-url", url_b],
                           capture_output=True, text=True, timeout=600)
     assert both.returncode == 0, both.stderr
-    assert "4 generated, 0 reused" in both.stderr
+    assert "4 generated, 0 reused" in both.stdout
     one = subprocess.run([*command, "--server-url", url_b], capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr
-    assert "0 generated, 4 reused" in one.stderr
+    assert "0 generated, 4 reused" in one.stdout
 
 
 def test_an_unreachable_endpoint_is_one_line_before_the_run(tmp_path: Path) -> None:
