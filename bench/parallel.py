@@ -110,8 +110,11 @@ def embedded_rate(model: Path, n: int, tokens: int, threads: int) -> tuple[float
         prompt_tokens = len(engine.tokenize(PROMPT))
         ends = tuple((t, float("-inf")) for t in range(engine.n_vocab) if engine.is_end_of_generation(t))
         chain = SamplerChain(logit_bias=ends)
-        jobs = [SampleJob(seed, GenerationRequest(PROMPT, chain.with_seed(seed), tokens + 1))
-                for seed in range(1, n + 1)]
+
+        def jobs(count: int) -> list[SampleJob]:
+            return [SampleJob(seed, GenerationRequest(PROMPT, chain.with_seed(seed), count + 1))
+                    for seed in range(1, n + 1)]
+
         sequences = ParallelSequences(engine, loop_guard=LoopGuardSettings(enabled=False))
 
         class Quiet:
@@ -119,7 +122,9 @@ def embedded_rate(model: Path, n: int, tokens: int, threads: int) -> tuple[float
             def piece(self, *_: object) -> None: ...
             def finished(self, *_: object) -> None: ...
 
-        sequences.run(iter(jobs), Quiet())
+        sequences.run(iter(jobs(2)), Quiet())  # warm-up, as llama-batched-bench does one
+        sequences.step_seconds, sequences.step_tokens = 0.0, 0
+        sequences.run(iter(jobs(tokens)), Quiet())
         sequences.close()
         return sequences.step_tokens / sequences.step_seconds, prompt_tokens
 
@@ -134,7 +139,7 @@ def batched_bench_rates(tool: Path, model: Path, ns: list[int], prompt_tokens: i
     if done.returncode != 0:
         sys.exit(f"llama-batched-bench failed:\n{done.stderr[-2000:]}")
     rates: dict[int, float] = {}
-    for line in done.stdout.splitlines():
+    for line in (done.stdout + done.stderr).splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 8 and re.fullmatch(r"\d+", cells[0]) and re.fullmatch(r"\d+", cells[2]):
             rates[int(cells[2])] = float(cells[7])  # PP TG B N_KV T_PP S_PP T_TG S_TG ...

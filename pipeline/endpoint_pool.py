@@ -137,8 +137,9 @@ class EndpointPool:
         if not endpoint.announced:
             endpoint.announced = True
             left = len([e for e in self.endpoints if e.alive and e is not endpoint])
-            print(f"gencheck: endpoint {endpoint.url} failed ({endpoint.failure}); its samples are "
-                  f"queued again on the {left} other endpoint(s)", file=sys.stderr)
+            where = f"queued again on the {left} other endpoint(s)" if left else "left: no endpoint is up"
+            print(f"gencheck: endpoint {endpoint.url} failed ({endpoint.failure}); its samples are {where}",
+                  file=sys.stderr)
         endpoint.alive = False
 
     def _work(self, endpoint: Endpoint, slot: int, work: queue.Queue[SampleJob | None],
