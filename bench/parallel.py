@@ -1,6 +1,6 @@
 """Summed decode speed of N parallel sequences: gencheck's embedded engine beside llama-batched-bench.
 
-    python bench/parallel.py [--parallel 1,2,4,8] [--tokens 32] [--threads T] [--layers 8]
+    python bench/parallel.py [--parallel 1,2,4,8] [--tokens 32] [--runs 3] [--threads T] [--layers 8]
 
 For each N, N sequences of the same short prompt generate --tokens tokens each (end tokens
 banned, loop guard off, so every sequence runs its full length), and the summed decode rate of
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -146,16 +147,24 @@ def batched_bench_rates(tool: Path, model: Path, ns: list[int], prompt_tokens: i
     return rates
 
 
-def table(name: str, model: Path, ns: list[int], tokens: int, threads: int) -> list[float]:
+def table(name: str, model: Path, ns: list[int], tokens: int, threads: int, runs: int) -> list[float]:
+    """Median of `runs` alternating measurements per side, so a busy moment hits both alike."""
     tool = find_llama_tool("llama-batched-bench")
     size_mb = model.stat().st_size / 1e6
-    ours = {}
+    our_runs: dict[int, list[float]] = {n: [] for n in ns}
+    their_runs: dict[int, list[float]] = {n: [] for n in ns}
     prompt_tokens = 0
-    for n in ns:
-        ours[n], prompt_tokens = embedded_rate(model, n, tokens, threads)
-    theirs = batched_bench_rates(tool, model, ns, prompt_tokens, tokens, threads) if tool else {}
+    for _ in range(runs):
+        for n in ns:
+            rate, prompt_tokens = embedded_rate(model, n, tokens, threads)
+            our_runs[n].append(rate)
+        if tool:
+            for n, rate in batched_bench_rates(tool, model, ns, prompt_tokens, tokens, threads).items():
+                their_runs.setdefault(n, []).append(rate)
+    ours = {n: statistics.median(rates) for n, rates in our_runs.items()}
+    theirs = {n: statistics.median(rates) for n, rates in their_runs.items() if rates}
     print(f"\n{name}: {model.name} ({size_mb:.0f} MB), prompt {prompt_tokens} tokens, {tokens} generated "
-          f"per sequence, {threads} threads; one decode step at N=1: {1000 / ours[ns[0]]:.1f} ms")
+          f"per sequence, {threads} threads, median of {runs} runs; one decode step at N=1: {1000 / ours[ns[0]]:.1f} ms")
     print(f"{'N':>3} {'gencheck tok/s':>15} {'batched-bench tok/s':>20} {'ratio':>6}")
     ratios = []
     for n in ns:
@@ -173,12 +182,13 @@ def main() -> int:
     parser.add_argument("--parallel", default="1,2,4,8", help="the N to measure (default 1,2,4,8)")
     parser.add_argument("--tokens", type=int, default=32, help="tokens generated per sequence (default 32)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads (default: all)")
+    parser.add_argument("--runs", type=int, default=3, help="measurements per side, median shown (default 3)")
     parser.add_argument("--layers", type=int, default=8, help="layers of the random model (default 8: about 250 MB)")
     args = parser.parse_args()
     ns = [int(n) for n in args.parallel.split(",")]
     big = bench_model(args.layers)
-    ratios = table("random-weight qwen2", big, ns, args.tokens, args.threads)
-    table("tiny test model", ensure_tiny_model(), ns, args.tokens, args.threads)
+    ratios = table("random-weight qwen2", big, ns, args.tokens, args.threads, args.runs)
+    table("tiny test model", ensure_tiny_model(), ns, args.tokens, args.threads, args.runs)
     held = all(r >= RATIO_GOAL for r in ratios)
     print(f"\ngoal: >= {RATIO_GOAL} of llama-batched-bench at every N on the random-weight model: "
           + ("held" if held else "NOT held"))
