@@ -30,8 +30,8 @@ SERVER_CTX = 2 * 1024  # two slots of 1024: the prompt (479 tokens) + the limit 
 
 
 class Recorder:
-    """Collects finished samples; kills `victim` at the first piece one of its slots streams
-    after another sample has finished, so the kill lands mid-sample."""
+    """Collects finished samples; kills `victim` at the first piece one of its slots streams,
+    so the kill lands mid-sample (a piece is only streamed before the sample's end)."""
 
     def __init__(self, victim: subprocess.Popen[bytes] | None = None, victim_slots: range = range(0)) -> None:
         self.transcripts: dict[object, Transcript] = {}
@@ -46,8 +46,7 @@ class Recorder:
 
     def piece(self, slot: int, piece: Piece) -> None:
         with self._lock:
-            if (self.victim is not None and self.killed_during is None and slot in self.victim_slots
-                    and self.transcripts):
+            if self.victim is not None and self.killed_during is None and slot in self.victim_slots:
                 self.killed_during = self._current[slot]
                 self.victim.kill()
 
