@@ -14,6 +14,7 @@ Every setting has one precedence, highest first (the pytest-timeout shape):
 | engine  | --gencheck-engine   | gencheck_engine  | engine=      | embedded                      |
 | seeds   | --gencheck-seeds    | gencheck_seeds   | seeds=       | 3                             |
 | store   | --gencheck-store    | gencheck_store   | store=       | the default store (see store) |
+| parallel| --gencheck-parallel | gencheck_parallel| parallel=    | 1 (samples decoded together)  |
 
 `--gencheck-model tiny` means the tiny test model (built on first use into a cache folder).
 
@@ -52,12 +53,13 @@ import pytest
 
 if TYPE_CHECKING:
     from pipeline.fidelity.kld import KldResult
-    from pipeline.runs.matrix import ConfigResult
+    from pipeline.runs.gate_config import ConfigResult
     from pipeline.runs.stats import Alternative, Comparison
 
 MARKER = "gencheck_gate"
 DEFAULT_ENGINE = "embedded"
 DEFAULT_SEEDS = 3
+DEFAULT_PARALLEL = 1
 TINY = "tiny"
 
 # setting name -> (flag, ini key, help)
@@ -71,6 +73,9 @@ _SETTINGS: dict[str, tuple[str, str, str]] = {
               f"seeds per configuration in gate tests (default {DEFAULT_SEEDS})"),
     "store": ("--gencheck-store", "gencheck_store",
               "SQLite results store for gate tests (default: gencheck's default store)"),
+    "parallel": ("--gencheck-parallel", "gencheck_parallel",
+                 f"samples the embedded engine decodes together in one context, llama.cpp's -np "
+                 f"(default {DEFAULT_PARALLEL})"),
 }
 
 
@@ -86,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # other projects that install gencheck and write gate tests.
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(model=None, engine=None, seeds=None, store=None): a gencheck regression "
+        f"{MARKER}(model=None, engine=None, seeds=None, store=None, parallel=None): a gencheck regression "
         "gate test; skips without --gencheck-model",
     )
     # A bad flag or ini value is the user's mistake: one line before any test runs.
@@ -101,6 +106,7 @@ class GateSettings:
     engine: str
     seeds: int
     store: str | None
+    parallel: int = DEFAULT_PARALLEL
 
 
 def resolve_setting(config: pytest.Config, marker: pytest.Mark | None, name: str) -> Any:
@@ -116,20 +122,27 @@ def resolve_setting(config: pytest.Config, marker: pytest.Mark | None, name: str
     return None
 
 
-def gate_settings(config: pytest.Config, marker: pytest.Mark | None) -> GateSettings:
-    seeds_raw = resolve_setting(config, marker, "seeds")
+def _positive_setting(config: pytest.Config, marker: pytest.Mark | None, name: str, default: int) -> int:
+    raw = resolve_setting(config, marker, name)
     try:
-        seeds = DEFAULT_SEEDS if seeds_raw is None else int(seeds_raw)
+        value = default if raw is None else int(raw)
     except ValueError:
-        raise pytest.UsageError(f"--gencheck-seeds must be a whole number, not {seeds_raw!r}") from None
-    if seeds < 1:
-        raise pytest.UsageError(f"--gencheck-seeds must be at least 1, not {seeds}")
+        raise pytest.UsageError(f"--gencheck-{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise pytest.UsageError(f"--gencheck-{name} must be at least 1, not {value}")
+    return value
+
+
+def gate_settings(config: pytest.Config, marker: pytest.Mark | None) -> GateSettings:
+    seeds = _positive_setting(config, marker, "seeds", DEFAULT_SEEDS)
+    parallel = _positive_setting(config, marker, "parallel", DEFAULT_PARALLEL)
     model = resolve_setting(config, marker, "model")
     return GateSettings(
         model=None if model is None else str(model),
         engine=str(resolve_setting(config, marker, "engine") or DEFAULT_ENGINE),
         seeds=seeds,
         store=resolve_setting(config, marker, "store"),
+        parallel=parallel,
     )
 
 
@@ -171,7 +184,7 @@ class GateRunner:
         fails the test with gencheck's one-line message, not a traceback into gencheck.
         """
         from pipeline.errors import UsageError
-        from pipeline.runs.matrix import run_gate_config
+        from pipeline.runs.gate_config import run_gate_config
 
         try:
             return run_gate_config(
@@ -183,6 +196,7 @@ class GateRunner:
                 prompt=prompt,
                 smoke=smoke,
                 n_predict=n_predict,
+                parallel=self.settings.parallel,
             )
         except UsageError as exc:
             mistake = str(exc)

@@ -35,14 +35,15 @@ def llama_tool(name: str) -> Path:
     return path
 
 
-def start_llama_server(model: Path, log: BinaryIO, *, n_ctx: int) -> tuple[subprocess.Popen[bytes], str]:
-    """llama-server on `model` (one slot, one thread) and its URL, once /health says 200.
+def start_llama_server(model: Path, log: BinaryIO, *, n_ctx: int,
+                       n_parallel: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """llama-server on `model` (`n_parallel` slots, one thread) and its URL, once /health says 200.
     Its output goes to `log`; the caller stops the process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [str(llama_tool("llama-server")), "-m", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "-c", str(n_ctx), "-np", "1", "-t", "1", "--no-webui"],
+         "--port", str(port), "-c", str(n_ctx), "-np", str(n_parallel), "-t", "1", "--no-webui"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not _healthy(url):

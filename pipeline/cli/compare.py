@@ -180,7 +180,9 @@ def report(pairs: list[Pair], args: argparse.Namespace) -> int:
     if args.json:
         from pipeline.fidelity.compare import short
 
-        print(json.dumps({"comparisons": [c.to_json() for c in comparisons], "alpha": args.alpha,
+        entries = [{**c.to_json(), "figures": {"a": figures_json(a), "b": figures_json(b)}}
+                   for c, (_, a, _, b) in zip(comparisons, pairs, strict=True)]
+        print(json.dumps({"comparisons": entries, "alpha": args.alpha,
                           "significantly_worse": [c.name_b for c in worse],
                           **({"kld": {label: short(e) for label, e in kld.items()}} if kld else {})},
                          indent=2))
@@ -193,9 +195,13 @@ def report(pairs: list[Pair], args: argparse.Namespace) -> int:
                   f"{c.passed_b:>3}/{c.total_b:<4}  {c.difference * 100:+5.0f}  {c.p_value:8.3g}{mark}")
         for c in comparisons:
             print(comparison_sentence(c, args.alpha))
+        for la, a, lb, b in pairs:
+            print()
+            print(side_by_side(la, a, lb, b))
         if kld:
             from pipeline.fidelity.compare import cell
 
+            print()
             print("KL divergence against the reference (mean KLD / same top):")
             for la, _, lb, _ in pairs:
                 print(f"  {la}: {cell(kld[la])}   {lb}: {cell(kld[lb])}")

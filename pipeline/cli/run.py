@@ -50,9 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--model", action="append", metavar="M.gguf",
                       help="model file (repeat to compare models); default: the tiny test model. "
                       "With --engine replay, a recorded transcript file instead")
-    what.add_argument("--engine", default="embedded", choices=("embedded", "replay"),
+    what.add_argument("--engine", default="embedded", choices=("embedded", "replay", "server", "openai"),
                       help="embedded: llama.cpp in this process (default); replay: stream a recorded "
-                      "transcript given as --model")
+                      "transcript given as --model; server: a pool of running llama-servers "
+                      "(--server-url); openai: a pool of OpenAI-compatible servers such as vLLM")
     what.add_argument("--preset", action="append", metavar="P",
                       help="sampler preset (repeat to compare); see `gencheck generate --help`")
     what.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, metavar="N",
@@ -67,6 +68,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="also score each model's KL divergence against this reference model "
                       "along the run's own transcripts (saved beside the store; in every report)")
     how = parser.add_argument_group("where and how")
+    how.add_argument("--parallel", "-np", type=int, default=1, metavar="N",
+                     help="embedded: decode N samples together in one llama.cpp context (llama.cpp's "
+                     "-np); -c is then the whole context, each sample holding -c / N. Without -c "
+                     "the context is what one sample needs (prompt + --n-predict, or 16384 without "
+                     "a limit) times N, shown before the run")
+    how.add_argument("--server-url", action="append", metavar="URL",
+                     help="an endpoint of the pool (repeat for more); --engine server or openai. "
+                     "A failed endpoint's samples are queued again on the others")
+    how.add_argument("--server-slots", type=int, default=None, metavar="N",
+                     help="requests each endpoint takes at once (default: llama-server's /props "
+                     "total_slots, i.e. its -np; 1 for other servers)")
+    how.add_argument("--server-model", default=None, metavar="NAME",
+                     help="the model an OpenAI-compatible pool serves (required with --engine openai)")
     how.add_argument("--store", type=Path, default=None, metavar="PATH",
                      help="SQLite results store (default $GENCHECK_HOME/gencheck.db or "
                      "~/.local/share/gencheck/gencheck.db)")
@@ -160,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--reference {args.reference} does not exist")
     if args.engine == "replay" and not args.model:
         raise UsageError("--engine replay needs --model TRANSCRIPT (a recorded transcript file)")
+    check_engine_flags(args)
     check_outputs(args)  # before the run: a long run must not end on a report it cannot write
     prompt = load_prompt(args.prompt or DEFAULT_PROMPT)
     configs = [configuration(name) for name in args.preset or ()]
@@ -175,7 +190,12 @@ def run(args: argparse.Namespace) -> int:
 
     specs = [*(args.model or []), *flag_models] or [TINY]
     with Store(args.store) as store:
-        models = [choose_model(spec, store) for spec in specs]
+        if args.engine in ("server", "openai"):
+            models = [pool_model(args.engine, args.server_url, args.server_model, specs if args.model or flag_models
+                                 else [], store, server_slots=args.server_slots)]
+            specs = [str(models[0].path)]
+        else:
+            models = [choose_model(spec, store) for spec in specs]
         if specs == [TINY] and not args.model:
             notes.insert(0, f"No --model given: running the tiny test model ({models[0].path}), "
                          "a bigram model built for trying the pipeline end to end; its babble "
@@ -191,7 +211,9 @@ def run(args: argparse.Namespace) -> int:
         plan = RunPlan(models=tuple(models), configs=tuple(configs),
                        seeds=tuple(range(1, args.seeds + 1)), prompt=prompt, engine=args.engine,
                        n_predict=n_predict, smoke=not args.no_smoke, jobs=args.jobs or default_jobs(),
-                       engine_options=engine_options, shard=args.shard)
+                       engine_options=engine_options, parallel=args.parallel,
+                       endpoints=tuple(args.server_url or ()), server_slots=args.server_slots,
+                       server_model=args.server_model, shard=args.shard)
         if args.shard is not None:  # a shard may hold few cells, or none: say so before the run
             whole = len(dataclasses.replace(plan, shard=None).cells())
             print(f"shard {args.shard}: {len(plan.cells())} of the matrix's {whole} cells", file=sys.stderr)
@@ -231,6 +253,22 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.gates_hold else 1
 
 
+def check_engine_flags(args: argparse.Namespace) -> None:
+    """Flags that belong to one engine, given with another, are a mistake worth one line."""
+    if args.parallel < 1:
+        raise UsageError(f"--parallel must be at least 1, not {args.parallel}")
+    if args.parallel > 1 and args.engine != "embedded":
+        raise UsageError("--parallel is for --engine embedded; a pool's slots come from its servers "
+                         "(llama-server -np, or --server-slots)")
+    pool = args.engine in ("server", "openai")
+    if not pool and (args.server_url or args.server_slots is not None or args.server_model):
+        raise UsageError("--server-url, --server-slots and --server-model need --engine server or openai")
+    if pool and not args.server_url:
+        raise UsageError(f"--engine {args.engine} needs --server-url URL (repeat it for a pool)")
+    if args.server_slots is not None and args.server_slots < 1:
+        raise UsageError(f"--server-slots must be at least 1, not {args.server_slots}")
+
+
 def check_outputs(args: argparse.Namespace) -> None:
     """--junit and --markdown name files, --report a folder: checked and their folders made
     before the run, so a mistyped path costs nothing rather than the run's work."""
@@ -239,3 +277,29 @@ def check_outputs(args: argparse.Namespace) -> None:
             prepare_output_file(path, f"{flag} {path}")
     if args.report is not None:
         prepare_output_folder(args.report, f"--report {args.report}")
+
+
+def pool_model(engine: str, urls: list[str], server_model: str | None, specs: list[str], store: Any, *,
+               server_slots: int | None) -> Any:
+    """The one model a pool serves, as the sample keys name it.
+
+    With --model M.gguf (the file the servers loaded, here too), its sha256 as for the embedded
+    engine; without it, the name the servers report (llama-server's /props model_path, or
+    --server-model), keyed as `served:<engine>:<name>`.
+    """
+    from pipeline.runs.matrix import ModelChoice, choose_model
+    from pipeline.runs.open_engines import open_pool, pool_model_name
+    from pipeline.store.db import sha256_text
+
+    if len(specs) > 1:
+        raise UsageError("a pool serves one model; give at most one --model with --engine server or openai")
+    pool = open_pool(engine, urls, server_slots=server_slots, server_model=server_model)
+    served = pool_model_name(pool, engine, server_model)
+    if specs:
+        choice = choose_model(specs[0], store)
+        if engine == "server" and Path(served).name != choice.path.name:
+            print(f"gencheck: note: the servers report {served}, not {choice.path.name}; samples are keyed "
+                  f"by {choice.path.name}", file=sys.stderr)
+        return choice
+    return ModelChoice(path=Path(served), sha256=f"served:{engine}:{sha256_text(served)}",
+                       label=Path(served).stem)

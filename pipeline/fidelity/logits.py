@@ -48,7 +48,7 @@ class LogitsModel:
         n_ctx = max(n_ctx, MIN_CELLS_PER_SEQUENCE)
         self.engine = EmbeddedEngine(Path(model_path), n_ctx=n_ctx * self.n_seq, n_batch=n_batch,
                                      n_ubatch=min(512, n_batch), n_threads=n_threads,
-                                     n_seq_max=self.n_seq)
+                                     n_parallel=self.n_seq)
         self.n_vocab = self.engine.n_vocab
         self.n_ctx_per_seq = self.engine.n_ctx // self.n_seq
         self.n_batch = self.engine.n_batch

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from pipeline.cache_dir import default_cache_dir
 from pipeline.errors import UsageError
-from pipeline.generation.engines.base import Engine, GenerationRequest, Piece
+from pipeline.generation.engines.base import Engine, GenerationRequest, Piece, PieceStream
 from pipeline.generation.loop_guard import GuardedStream, LoopGuardSettings
 from pipeline.sampling.chain import LLAMA_DEFAULT_SEED, SamplerChain
 from pipeline.transcript import FINISH_ERROR, FINISH_INTERRUPTED, Transcript
@@ -159,6 +159,68 @@ class ProgressLine:
 
 # -- generation ---------------------------------------------------------------------------------
 
+class SampleRecording:
+    """One sample as it is generated: the loop guard over its stream, its text, its timing.
+
+    `generate()` pulls pieces through it from an engine's stream; the parallel-sequence
+    scheduler pushes them (a PushedStream) and pulls each right after. Either way the loop
+    guard, the progress line and the transcript are the same code.
+    """
+
+    def __init__(self, engine: Engine, request: GenerationRequest, stream: PieceStream, *,
+                 prompt_name: str | None = None, loop_guard: LoopGuardSettings | None = None,
+                 progress: bool | None = None, on_piece: Callable[[Piece], None] | None = None,
+                 model_path: str | os.PathLike[str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        self.engine, self.request = engine, request
+        self.prompt_name, self.model_path, self.extra = prompt_name, model_path, extra
+        self.on_piece = on_piece
+        self.line = ProgressLine(request.prompt, enabled=progress)
+        self.started = time.perf_counter()
+        self.first_piece_at: float | None = None  # prompt decoding plus the first token
+        self.guarded = GuardedStream(stream, loop_guard or LoopGuardSettings())
+        self.parts: list[str] = []
+
+    def take(self, piece: Piece) -> None:
+        """Record a piece the guard let through."""
+        if self.first_piece_at is None:
+            self.first_piece_at = time.perf_counter() - self.started
+        self.parts.append(piece.text)
+        if self.on_piece is not None:
+            self.on_piece(piece)
+        self.line.update(piece, self.guarded.n_generated_tokens)
+
+    def transcript(self, stopped_by: str | None = None) -> Transcript:
+        """The finished sample; `stopped_by` is `interrupted` or `error` when it did not end on its own."""
+        stream, engine, chain = self.guarded, self.engine, self.request.chain
+        seconds = time.perf_counter() - self.started
+        finish_reason = stopped_by or stream.finish_reason or "unknown"
+        self.line.finish(stream.n_generated_tokens, finish_reason)
+        path = self.model_path if self.model_path is not None else getattr(engine, "model_path", None)
+        sha = file_sha256(path) if path is not None and Path(path).is_file() else None
+        n_generated = stream.n_generated_tokens
+        return Transcript(
+            text="".join(self.parts),
+            prompt_name=self.prompt_name,
+            prompt=self.request.prompt,
+            model_path=str(path) if path is not None else None,
+            model_sha256=sha,
+            engine=engine.name,
+            engine_version=engine.version(),
+            chain=chain.to_dict(),
+            seed=chain.seed,
+            n_prompt_tokens=stream.n_prompt_tokens,
+            n_generated_tokens=n_generated,
+            seconds=round(seconds, 4),
+            tokens_per_second=round(n_generated / seconds, 2) if seconds > 0 else None,
+            finish_reason=finish_reason,
+            loop_guard=stream.report(),
+            extra={"n_predict": self.request.n_predict,
+                   "seconds_to_first_token": _rounded(self.first_piece_at),
+                   **_engine_settings(engine), **(self.extra or {})},
+        )
+
+
 def generate(
     engine: Engine,
     prompt: str,
@@ -181,24 +243,16 @@ def generate(
     Ctrl-C raises GenerationInterrupted with the partial transcript (finish reason `interrupted`),
     an engine failure GenerationFailed (finish reason `error`).
     """
-    chain = concrete_seed(chain)
-    guard_settings = loop_guard or LoopGuardSettings()
-    request = GenerationRequest(prompt=prompt, chain=chain, n_predict=n_predict)
-    line = ProgressLine(prompt, enabled=progress)
-    started = time.perf_counter()
-    first_piece_at: float | None = None  # prompt decoding plus the first token
-    stream = GuardedStream(engine.stream(request), guard_settings)
-    parts: list[str] = []
+    request = GenerationRequest(prompt=prompt, chain=concrete_seed(chain), n_predict=n_predict)
+    recording = SampleRecording(engine, request, engine.stream(request), prompt_name=prompt_name,
+                                loop_guard=loop_guard, progress=progress, on_piece=on_piece,
+                                model_path=model_path, extra=extra)
+    stream = recording.guarded
     stopped_by: str | None = None  # interrupted or error: the run did not end on its own
     failure: UsageError | None = None
     try:
         for piece in stream:
-            if first_piece_at is None:
-                first_piece_at = time.perf_counter() - started
-            parts.append(piece.text)
-            if on_piece is not None:
-                on_piece(piece)
-            line.update(piece, stream.n_generated_tokens)
+            recording.take(piece)
     except KeyboardInterrupt:  # what came before is still a transcript: build it, then raise
         stopped_by = FINISH_INTERRUPTED
     except UsageError as error:  # the engine's one-line failures (EngineError, ServerError)
@@ -207,31 +261,7 @@ def generate(
         stopped_by, failure = FINISH_ERROR, error
     finally:
         stream.close()
-    seconds = time.perf_counter() - started
-    finish_reason = stopped_by or stream.finish_reason or "unknown"
-    line.finish(stream.n_generated_tokens, finish_reason)
-    path = model_path if model_path is not None else getattr(engine, "model_path", None)
-    sha = file_sha256(path) if path is not None and Path(path).is_file() else None
-    n_generated = stream.n_generated_tokens
-    transcript = Transcript(
-        text="".join(parts),
-        prompt_name=prompt_name,
-        prompt=prompt,
-        model_path=str(path) if path is not None else None,
-        model_sha256=sha,
-        engine=engine.name,
-        engine_version=engine.version(),
-        chain=chain.to_dict(),
-        seed=chain.seed,
-        n_prompt_tokens=stream.n_prompt_tokens,
-        n_generated_tokens=n_generated,
-        seconds=round(seconds, 4),
-        tokens_per_second=round(n_generated / seconds, 2) if seconds > 0 else None,
-        finish_reason=finish_reason,
-        loop_guard=stream.report(),
-        extra={"n_predict": n_predict, "seconds_to_first_token": _rounded(first_piece_at),
-               **_engine_settings(engine), **(extra or {})},
-    )
+    transcript = recording.transcript(stopped_by)
     if failure is not None:
         raise GenerationFailed(str(failure), transcript) from failure
     if stopped_by == FINISH_INTERRUPTED:

@@ -6,8 +6,8 @@ from pipeline.lazy_exports import lazy_exports
 __getattr__, __all__ = lazy_exports(__name__, {
     "execute": "matrix",
     "RunPlan": "matrix",
-    "ConfigResult": "matrix",
-    "run_gate_config": "matrix",
+    "ConfigResult": "gate_config",
+    "run_gate_config": "gate_config",
     "configuration": "matrix",
     "chain_configuration": "matrix",
     "choose_model": "matrix",
@@ -26,6 +26,8 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "ValidationJob": "validation_pool",
     "RunProgress": "progress",
     "Shard": "shards",
+    "open_engine": "open_engines",
+    "open_slots": "open_engines",
     "parse_shard": "shards",
     "join_shard_runs": "shard_join",
 })

@@ -1,50 +1,58 @@
 """The run matrix: models x sampler configurations x seeds -> validated samples in the store.
 
 Each cell's sample is looked up by its key (model sha256, prompt, chain, seed, engine and
-version, options) and generated only when the store lacks it. Generation is one sample at a
-time on the engine (one loaded model); each finished sample goes straight to a pool of
-validation workers while the next one generates. A sample is committed whole before its
-validation starts, so a run killed at any point resumes with everything it had finished.
+version, options) and generated only when the store lacks it. Generation runs on slots
+(pipeline/generation/slots.py): one stream, N parallel sequences of one loaded model, or a pool of
+server endpoints; each free slot pulls the next missing cell, and each finished sample is
+committed whole at once and goes to a pool of validation workers while the slots go on. So a
+run killed at any point resumes with everything it had finished.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
 from pipeline.errors import UsageError
 from pipeline.extract import prompt_opens_think
-from pipeline.generation.engines.base import Engine
-from pipeline.runs.outcomes import ConfigSummary, RunReport, SampleOutcome, build_report
+from pipeline.generation.context_size import key_context
+from pipeline.generation.engines.base import GenerationRequest
+from pipeline.generation.slots import SampleJob, SampleSlots
+from pipeline.runs.open_engines import (
+    POOL_ENGINES,
+    embedded_context,
+    engine_version,
+    open_pool,
+    open_slots,
+    pool_version,
+)
+from pipeline.runs.outcomes import RunReport, build_report
 from pipeline.runs.progress import RunProgress
 from pipeline.runs.shards import Shard
 from pipeline.runs.validation_pool import (
     ValidationJob,
     ValidationPool,
-    default_jobs,
     smoke_parallel_for,
     validators_version,
 )
 from pipeline.sampling.chain import SamplerChain
 from pipeline.sampling.explain import chain_label
 from pipeline.store.db import (
-    GATE_COMMAND,
     SampleKey,
     Store,
     StoredSample,
     sha256_text,
     validation_key,
 )
-from prompts import DEFAULT_PROMPT, Prompt, load_prompt
+from pipeline.transcript import Transcript
+from prompts import Prompt
 
-ENGINES = ("embedded", "replay")
 TINY = "tiny"
 # The tiny test model babbles until its length limit; a short limit keeps the README's first
 # run within a couple of minutes on a laptop.
@@ -81,6 +89,12 @@ class RunPlan:
     # EmbeddedEngine keyword arguments from llama-cli flags (n_ctx, n_gpu_layers, n_threads,
     # kv_overrides). Those that can change the text (n_ctx, kv_overrides) are part of the key.
     engine_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Embedded: sequences decoded together in one context (-np). Pools: the endpoints' URLs,
+    # their slots when /props cannot tell (--server-slots), an OpenAI server's model name.
+    parallel: int = 1
+    endpoints: tuple[str, ...] = ()
+    server_slots: int | None = None
+    server_model: str | None = None
     shard: Shard | None = None  # --shard K/N: only this shard's cells (pipeline/runs/shards.py)
 
     def cells(self) -> list[tuple[str, ModelChoice, Configuration, int]]:
@@ -99,7 +113,9 @@ class RunPlan:
                 "configs": [{"name": c.name, "chain": c.chain.to_dict()} for c in self.configs],
                 "seeds": list(self.seeds), "prompt": self.prompt.name, "engine": self.engine,
                 "n_predict": self.n_predict, "smoke": self.smoke, "jobs": self.jobs,
-                "engine_options": self.engine_options,
+                "engine_options": self.engine_options, "parallel": self.parallel,
+                "endpoints": list(self.endpoints), "server_slots": self.server_slots,
+                "server_model": self.server_model,
                 "validators_version": validators_version(),
                 **({} if self.shard is None else {"shard": str(self.shard)})}
 
@@ -148,33 +164,10 @@ def chain_configuration(chain: SamplerChain, name: str | None = None) -> Configu
     return Configuration(name or chain_label(chain), chain)
 
 
-def engine_version(engine: str, model: Path) -> str:
-    """The engine's version string without loading the model (it is part of every sample key)."""
-    if engine == "embedded":
-        return f"llama-cpp-python {metadata.version('llama_cpp_python')}"
-    if engine == "replay":
-        from pipeline.generation.engines.replay import ReplayEngine
-
-        return ReplayEngine.from_file(model).version()
-    raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-
-
-def open_engine(engine: str, model: Path, options: dict[str, Any] | None = None) -> Engine:
-    if engine == "embedded":
-        from pipeline.generation.engines.embedded import EmbeddedEngine
-
-        return EmbeddedEngine(model, **(options or {}))
-    if engine == "replay":
-        from pipeline.generation.engines.replay import ReplayEngine
-
-        return ReplayEngine.from_file(model)
-    raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-
-
 # -- the run ------------------------------------------------------------------------------------
 
 class _Runner:
-    """One invocation: owns the engine (one model loaded at a time) and the validation pool."""
+    """One invocation: owns the slots (one model loaded at a time) and the validation pool."""
 
     def __init__(self, plan: RunPlan, store: Store, run_id: int, progress: RunProgress) -> None:
         self.plan, self.store, self.run_id, self.progress = plan, store, run_id, progress
@@ -184,69 +177,93 @@ class _Runner:
         # folder at the same time.
         self.pending: dict[Future[dict[str, Any]], tuple[str, str]] = {}
         self.waiting: dict[str, list[tuple[str, int]]] = {}
-        # What every sample key shares, worked out once rather than per cell.
-        self.engine_versions = {m.path: engine_version(plan.engine, m.path) for m in plan.models}
-        self.key_options = {
-            "n_predict": plan.n_predict, "prompt_sha256": sha256_text(plan.prompt.wrapped()),
-            **{k: v for k, v in plan.engine_options.items() if k in TEXT_CHANGING_OPTIONS}}
+        self.endpoint_pool = (open_pool(plan.engine, plan.endpoints, server_slots=plan.server_slots,
+                                        server_model=plan.server_model)
+                              if plan.engine in POOL_ENGINES else None)
+        # What every sample key shares, worked out once per model rather than per cell.
+        if self.endpoint_pool is not None:
+            version = pool_version(self.endpoint_pool, plan.engine, plan.server_model)
+            self.engine_versions = {m.path: version for m in plan.models}
+        else:
+            self.engine_versions = {m.path: engine_version(plan.engine, m.path) for m in plan.models}
+        self.prompt = plan.prompt.wrapped()
+        # No more slots than the model has cells: a slot that would never be used costs memory.
+        cells_of = {m.path: sum(1 for cell in plan.cells() if cell[1] == m) for m in plan.models}
+        self.contexts = {m.path: embedded_context(m.path, self.prompt, plan.engine_options,
+                                                  n_parallel=min(plan.parallel, cells_of[m.path]),
+                                                  n_predict=plan.n_predict)
+                         for m in plan.models} if plan.engine == "embedded" else {}
+        self.key_options = {m.path: self._key_options(m.path) for m in plan.models}
         # Named after the store, so `--store results.db` never takes over a generic ./artifacts/;
         # absolute, so the screenshot paths recorded in the store hold from any folder.
         self.artifacts = artifacts_dir(store.path)
-        self.starts_in_think = prompt_opens_think(plan.prompt.wrapped())
+        self.starts_in_think = prompt_opens_think(self.prompt)
         self.validation_options = {"smoke": plan.smoke, "starts_in_think": self.starts_in_think}
-        self._engine: Engine | None = None
-        self._engine_model: Path | None = None
+
+    def _key_options(self, model: Path) -> dict[str, Any]:
+        options: dict[str, Any] = {"n_predict": self.plan.n_predict, "prompt_sha256": sha256_text(self.prompt)}
+        given = self.plan.engine_options
+        context = self.contexts.get(model)
+        n_ctx = (key_context(context, user_given="n_ctx" in given, n_predict=self.plan.n_predict)
+                 if context is not None else given.get("n_ctx"))
+        if n_ctx is not None:
+            options["n_ctx"] = n_ctx
+        if "kv_overrides" in given:
+            options["kv_overrides"] = given["kv_overrides"]
+        return options
 
     def sample_key(self, model: ModelChoice, chain: SamplerChain, seed: int) -> SampleKey:
         return SampleKey(model_sha256=model.sha256, prompt_name=self.plan.prompt.name,
                          chain=chain.to_dict(), seed=seed, engine=self.plan.engine,
-                         engine_version=self.engine_versions[model.path], options=self.key_options)
-
-    def engine_for(self, model: ModelChoice) -> Engine:
-        if self._engine_model != model.path:
-            self.close_engine()
-            self._engine = open_engine(self.plan.engine, model.path, self.plan.engine_options)
-            self._engine_model = model.path
-        assert self._engine is not None
-        return self._engine
-
-    def close_engine(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
-        self._engine, self._engine_model = None, None
+                         engine_version=self.engine_versions[model.path], options=self.key_options[model.path])
 
     def execute(self, pool: ValidationPool) -> None:
-        for name, model, config, seed in self.plan.cells():
+        for model in self.plan.models:
+            jobs = self.jobs(pool, model)
+            first = next(jobs, None)  # a model whose every sample is stored is never loaded
+            if first is not None:
+                slots, close = self.open_slots(model)
+                try:
+                    slots.run(_chained(first, jobs), _Listener(self, pool, model))
+                finally:
+                    close()  # free the model's memory before the next one loads
+            self.collect(block=False)
+        self.collect(block=True)
+
+    def open_slots(self, model: ModelChoice) -> tuple[SampleSlots, Any]:
+        if self.endpoint_pool is not None:
+            return self.endpoint_pool, lambda: None
+        return open_slots(self.plan.engine, model.path, self.plan.engine_options,
+                          context=self.contexts.get(model.path))
+
+    def jobs(self, pool: ValidationPool, model: ModelChoice) -> Iterator[SampleJob]:
+        """The model's cells the store lacks, pulled one per free slot; stored ones are reused here."""
+        for name, cell_model, config, seed in self.plan.cells():
+            if cell_model != model:
+                continue
             chain = config.chain.with_seed(seed)
             key = self.sample_key(model, chain, seed)
             sample = self.store.find_sample(key)
             if sample is not None:
                 self.store.link_reused(self.run_id, name, sample.id)
                 self.progress.reused_sample()
-            else:
-                sample = self.generate(name, model, chain, key)
-            self.validate(pool, name, sample)
-            self.collect(block=False)
-        self.close_engine()  # free the model's memory while the last validations finish
-        self.collect(block=True)
+                self.validate(pool, name, sample)
+                self.collect(block=False)
+                continue
+            yield SampleJob((name, key), GenerationRequest(self.prompt, chain, self.plan.n_predict),
+                            prompt_name=self.plan.prompt.name,
+                            model_path=model.path if model.path.is_file() else None)
 
-    def generate(self, name: str, model: ModelChoice, chain: SamplerChain, key: SampleKey) -> StoredSample:
-        from pipeline.generation.generate import generate
-
-        engine = self.engine_for(model)
-        prompt = self.plan.prompt.wrapped()
-        self.progress.generating(f"{name} seed {key.seed}", prompt)
-        transcript = generate(engine, prompt, chain, n_predict=self.plan.n_predict,
-                              prompt_name=self.plan.prompt.name, progress=False,
-                              on_piece=lambda piece: self.progress.piece(piece.text),
-                              model_path=model.path)
-        if transcript.engine_version != key.engine_version:
+    def store_sample(self, pool: ValidationPool, model: ModelChoice, job: SampleJob,
+                     transcript: Transcript) -> None:
+        name, key = job.tag
+        if self.endpoint_pool is None and transcript.engine_version != key.engine_version:
             raise RuntimeError(f"engine version {transcript.engine_version!r} differs from the key's "
-                               f"{key.engine_version!r}: engine_version() in run.py is out of date")
+                               f"{key.engine_version!r}: engine_version() in run_engines.py is out of date")
         sample = self.store.add_sample(self.run_id, name, key, model.path.name, transcript.text,
                                        transcript.metadata())
-        self.progress.generated_sample()
-        return sample
+        self.validate(pool, name, sample)
+        self.collect(block=False)
 
     def validate(self, pool: ValidationPool, name: str, sample: StoredSample) -> None:
         content = sha256_text(sample.text)
@@ -283,6 +300,32 @@ class _Runner:
                 self.progress.validated_sample()
 
 
+class _Listener:
+    """The run's side of the slots: progress as pieces arrive, the store as samples finish."""
+
+    def __init__(self, runner: _Runner, pool: ValidationPool, model: ModelChoice) -> None:
+        self.runner, self.pool, self.model = runner, pool, model
+
+    def started(self, slot: int, job: SampleJob) -> None:
+        name, key = job.tag
+        self.runner.progress.generating(f"{name} seed {key.seed}", job.request.prompt, slot)
+
+    def piece(self, slot: int, piece: Any) -> None:
+        self.runner.progress.piece(piece.text, slot)
+
+    def finished(self, slot: int, job: SampleJob, transcript: Transcript) -> None:
+        self.runner.progress.generated_sample(slot)
+        self.runner.store_sample(self.pool, self.model, job, transcript)
+
+    def requeued(self, slot: int, job: SampleJob) -> None:
+        self.runner.progress.requeued_sample(slot)
+
+
+def _chained(first: SampleJob, rest: Iterator[SampleJob]) -> Iterator[SampleJob]:
+    yield first
+    yield from rest
+
+
 def execute(plan: RunPlan, store: Store, *, command: Sequence[str] = (),
             min_pass_rate: float | None = None, notes: Sequence[str] = (),
             progress: bool | None = None) -> RunReport:
@@ -290,7 +333,7 @@ def execute(plan: RunPlan, store: Store, *, command: Sequence[str] = (),
     run_id = store.start_run(list(command) or sys.argv, plan.settings(), __version__)
     cells = plan.cells()
     try:
-        with RunProgress(len(cells), enabled=progress) as live, ValidationPool(plan.jobs) as pool:
+        with RunProgress(len(cells), enabled=progress, n_slots=plan.parallel) as live, ValidationPool(plan.jobs) as pool:
             _Runner(plan, store, run_id, live).execute(pool)
     except BaseException:  # Ctrl-C, SIGTERM, a model that will not load; SIGKILL leaves `running`
         store.stop_run(run_id)
@@ -300,57 +343,7 @@ def execute(plan: RunPlan, store: Store, *, command: Sequence[str] = (),
     return report
 
 
-# -- the pytest gate's entry ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ConfigResult:
-    """One configuration run for a gate test: its samples and pass rate."""
-
-    name: str
-    samples: tuple[SampleOutcome, ...]
-    summary: ConfigSummary
-    report: RunReport
-
-    @property
-    def passed(self) -> int:
-        return self.summary.passed
-
-    @property
-    def total(self) -> int:
-        return self.summary.total
-
-    @property
-    def pass_rate(self) -> float:
-        return self.summary.pass_rate
-
-
 def artifacts_dir(store_path: Path) -> Path:
     """Where a store's smoke-run screenshots go: `results.db` -> `results-artifacts/` beside it."""
     resolved = store_path.resolve()
     return resolved.with_name(f"{resolved.stem}-artifacts")
-
-
-def run_gate_config(*, model: Path | str, config: str | SamplerChain | Configuration, seeds: int,
-                    engine: str = "embedded", store_path: Path | None = None,
-                    prompt: str | None = None, smoke: bool = True, n_predict: int | None = None,
-                    jobs: int | None = None) -> ConfigResult:
-    """Generate (or reuse) and validate one configuration over seeds 1..N; return its result.
-
-    Screenshots live beside the store (see artifacts_dir), where later reports find them."""
-    if isinstance(config, str):
-        configuration_ = configuration(config)
-    elif isinstance(config, SamplerChain):
-        configuration_ = chain_configuration(config)
-    else:
-        configuration_ = config
-    with Store(store_path) as store:
-        model_choice = choose_model(str(model), store)
-        if n_predict is None:
-            n_predict = TINY_N_PREDICT if model_choice.is_tiny else -1
-        plan = RunPlan(models=(model_choice,), configs=(configuration_,),
-                       seeds=tuple(range(1, seeds + 1)),
-                       prompt=load_prompt(prompt or DEFAULT_PROMPT), engine=engine,
-                       n_predict=n_predict, smoke=smoke, jobs=jobs or default_jobs())
-        report = execute(plan, store, command=[GATE_COMMAND, configuration_.name], progress=False)
-    summary = report.configs[0]
-    return ConfigResult(summary.name, tuple(report.samples_of(summary.name)), summary, report)

@@ -101,7 +101,7 @@ def test_last_leaves_out_the_gates_runs_and_compares_the_matrix_runs(
         store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import shutil
 
-    from pipeline.runs.matrix import run_gate_config
+    from pipeline.runs.gate_config import run_gate_config
 
     copy = tmp_path / "store.db"
     shutil.copyfile(store, copy)

@@ -136,3 +136,20 @@ def test_a_gate_test_runs_the_tiny_model_end_to_end(pytester: pytest.Pytester, t
     result = pytester.runpytest("--gencheck-model", str(tiny_model),
                                 "--gencheck-store", str(tmp_path / "gate.db"))
     result.assert_outcomes(passed=1)
+
+
+def test_parallel_follows_flag_over_ini_over_marker_over_the_default(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SETTINGS_PROBE.replace('engine="replay"', 'engine="replay", parallel=4'))
+    marked, plain = settings_printed(pytester.runpytest("-s", "--gencheck-model", "tiny"))
+    assert (marked["parallel"], plain["parallel"]) == (4, 1)
+    pytester.makeini("[pytest]\ngencheck_parallel = 2\n")
+    assert [s["parallel"] for s in settings_printed(pytester.runpytest("-s", "--gencheck-model", "tiny"))] == [2, 2]
+    from_flag = settings_printed(pytester.runpytest("-s", "--gencheck-model", "tiny", "--gencheck-parallel", "8"))
+    assert [s["parallel"] for s in from_flag] == [8, 8]
+
+
+def test_parallel_below_one_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SETTINGS_PROBE)
+    result = pytester.runpytest("--gencheck-model", "tiny", "--gencheck-parallel", "0")
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*--gencheck-parallel must be at least 1, not 0*"])

@@ -117,3 +117,35 @@ class Utf8Pieces:
 
     def flush(self) -> str:
         return self._decoder.decode(b"", final=True)
+
+
+class PushedStream:
+    """A PieceStream fed from outside, one piece at a time.
+
+    Parallel sequences are decoded by one scheduler that pushes each sequence's next piece;
+    the sample's consumer (the loop guard, the transcript) pulls it right after, so the same
+    pull-based code serves one stream and many. `closed` tells the scheduler the consumer
+    stopped the sequence (the loop guard closes its stream).
+    """
+
+    def __init__(self) -> None:
+        self.finish_reason: str | None = None
+        self.n_prompt_tokens = 0
+        self.n_generated_tokens = 0
+        self.closed = False
+        self._next: Piece | None = None
+
+    def push(self, piece: Piece) -> None:
+        self._next = piece
+
+    def __iter__(self) -> Iterator[Piece]:
+        return self
+
+    def __next__(self) -> Piece:
+        if self.closed or self._next is None:
+            raise StopIteration
+        piece, self._next = self._next, None
+        return piece
+
+    def close(self) -> None:
+        self.closed = True

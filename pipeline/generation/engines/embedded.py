@@ -140,7 +140,7 @@ class EmbeddedEngine:
         kv_overrides: Mapping[str, bool | int | float | str] | None = None,
         n_batch: int = DEFAULT_N_BATCH,
         n_ubatch: int = DEFAULT_N_UBATCH,
-        n_seq_max: int = 1,
+        n_parallel: int = 1,
     ) -> None:
         self._model = None
         self._ctx = None
@@ -160,25 +160,32 @@ class EmbeddedEngine:
         cparams.n_ctx = max(0, n_ctx)
         cparams.n_batch = n_batch
         cparams.n_ubatch = min(n_ubatch, n_batch)
-        # Several sequences share one batch when KL divergence scores chunks side by side, as
-        # llama-perplexity does; each gets n_ctx / n_seq_max cells (a split, not a unified cache).
-        cparams.n_seq_max = max(1, n_seq_max)
+        # Parallel sequences each get their own KV stream of n_ctx / n_parallel cells (llama-server's
+        # -c / -np split); unified KV only pays when the sequences share a long prefix.
+        cparams.n_seq_max = max(1, n_parallel)
+        if n_parallel > 1:
+            cparams.kv_unified = False
         threads = n_threads if n_threads and n_threads > 0 else (os.cpu_count() or 1)
         cparams.n_threads = threads
         cparams.n_threads_batch = threads
         self._ctx = lib.llama_init_from_model(self._model, cparams)
         if not self._ctx:
             self.close()
-            raise EngineError(f"llama.cpp could not create a context of {n_ctx} tokens for {self.model_path}")
+            raise EngineError(f"llama.cpp could not create a context of {n_ctx} tokens for {self.model_path} "
+                              "(not enough memory? lower -c or --parallel)")
         self._vocab = lib.llama_model_get_vocab(self._model)
         self.n_vocab = lib.llama_vocab_n_tokens(self._vocab)
         self.n_ctx = lib.llama_n_ctx(self._ctx)
+        self.n_parallel = lib.llama_n_seq_max(self._ctx)
+        self.n_ctx_seq = lib.llama_n_ctx_seq(self._ctx)  # what one sequence may hold
         self.n_batch = lib.llama_n_batch(self._ctx)
         self._settings: dict[str, object] = {
             "n_ctx": self.n_ctx, "n_batch": self.n_batch, "n_ubatch": cparams.n_ubatch,
             "n_threads": threads, "n_gpu_layers": mparams.n_gpu_layers,
             "kv_overrides": dict(kv_overrides or {}),
         }
+        if self.n_parallel > 1:  # only then: a single stream's recorded settings stay as they were
+            self._settings.update(n_parallel=self.n_parallel, n_ctx_seq=self.n_ctx_seq)
         self._pieces: dict[int, bytes] = {}
         self._eog: dict[int, bool] = {}
         self._token_slot = (lib.llama_token * 1)()

@@ -18,6 +18,10 @@ class ServerError(UsageError):
     """The server cannot be reached or refused the request: one line, no traceback."""
 
 
+class RequestRefused(ServerError):
+    """The server answered 4xx: the request itself is wrong, so another server would refuse it too."""
+
+
 def error_message(detail: str) -> str:
     """The message of a server's JSON error body (llama-server's and OpenAI's shape), else the text."""
     try:
@@ -61,8 +65,9 @@ class JsonServer:
         if response.status != 200:
             detail = response.read(2000).decode("utf-8", "replace").strip()
             connection.close()
-            raise ServerError(f"{self.who} at {self.url} answered {response.status} to {endpoint}: "
-                              f"{error_message(detail)}")
+            refused = RequestRefused if 400 <= response.status < 500 else ServerError
+            raise refused(f"{self.who} at {self.url} answered {response.status} to {endpoint}: "
+                          f"{error_message(detail)}")
         return connection, response
 
     def json(self, method: str, endpoint: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -78,7 +83,7 @@ class JsonServer:
 
         An `error:` line (llama-server) or an event holding "error" raises ServerError.
         """
-        for raw_line in response:
+        for raw_line in _lines(response, f"{self.who} at {self.url}"):
             line = raw_line.decode("utf-8", "replace").strip()
             if line.startswith("error:"):
                 raise ServerError(f"{self.who}: {error_message(line[6:].strip())}")
@@ -91,3 +96,11 @@ class JsonServer:
             if "error" in event:
                 raise ServerError(f"{self.who}: {error_message(json.dumps(event))}")
             yield event
+
+
+def _lines(response: http.client.HTTPResponse, who: str) -> Iterator[bytes]:
+    """The response's lines; a connection cut mid-stream (a server killed) is one ServerError."""
+    try:
+        yield from response
+    except (OSError, http.client.HTTPException) as error:
+        raise ServerError(f"{who} broke off the stream ({type(error).__name__}: {error})") from None
