@@ -103,6 +103,7 @@ CATALOGUE: tuple[Code, ...] = (
     Code("smoke", "autopilot", W, "the autopilot passed no pipe, and the game is not shown to be at fault (no pipes drawn, no bird found, or it could not fly it)"),
     Code("requirements", "pipes-impossible", E, "no pipe can be passed: every gap is smaller than the bird, or pipes overlap with no gap left"),
     Code("requirements", "pipes-unfair", W, "some pipe openings are too narrow for the bird (small gap or overlapping pairs), though others can be passed"),
+    Code("requirements", "pipes-no-hit", E, "the bird flew inside a pipe's body and the game went on: hitting a pipe does not end the round"),
     Code("requirements", "score-never-counts", E, "the bird flew through pipes and no number in the score text went up"),
     Code("requirements", "score-uncalled", W, "a function with 'score' in its name is defined but never called"),
     Code("requirements", "text-off-screen", W, "a rendered text runs past an edge of the window (text, edge, pixels out)"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pipeline.findings import Finding
+from validators.play.player.collision import check_pipes_solid
 from validators.play.player.flicker import check_flicker
 from validators.play.player.pipes import check_pipes_playable
 from validators.play.player.rounds import check_best_kept, check_pipes_by_round
@@ -41,6 +42,7 @@ def check_play(code: str, report: SmokeReport) -> list[Finding]:
     findings += check_pipes_by_round(autopilot)
     findings += check_best_kept(autopilot)
     findings += check_score_counts(code, autopilot)
+    findings += check_pipes_solid(runs)
     findings += check_text_inside(runs)
     findings += check_flicker(runs)
     findings += check_random(runs)
