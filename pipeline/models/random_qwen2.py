@@ -19,8 +19,8 @@ import numpy as np
 
 from pipeline.cache_dir import default_cache_dir
 from pipeline.errors import UsageError
-from pipeline.models.tiny_model import CHAT_TEMPLATE, bundled_corpus
-from pipeline.models.tiny_vocab import BOS_TOKEN, EOS_TOKEN, PAD_TOKEN, build_vocabulary
+from pipeline.models.tiny_model import CHAT_TEMPLATE, add_tokenizer, bundled_corpus
+from pipeline.models.tiny_vocab import PAD_TOKEN, build_vocabulary
 
 BUILDER_VERSION = 1
 TYPES = ("F32", "F16", "Q8_0", "Q4_0")
@@ -87,16 +87,7 @@ def make_random_qwen2(out: Path, *, weight_type: str = "F32", seed: int = 0, sha
         writer.add_layer_norm_rms_eps(1e-6)
         writer.add_file_type(getattr(gguf.LlamaFileType, "ALL_F32" if weight_type == "F32" else
                                      f"MOSTLY_{weight_type}"))
-        writer.add_tokenizer_model("gpt2")
-        writer.add_tokenizer_pre("qwen2")
-        writer.add_token_list(list(vocab.tokens))
-        writer.add_token_types(list(vocab.token_types))
-        writer.add_token_merges(list(vocab.merges))
-        writer.add_bos_token_id(vocab.id_of(BOS_TOKEN))
-        writer.add_eos_token_id(vocab.id_of(EOS_TOKEN))
-        writer.add_pad_token_id(vocab.id_of(PAD_TOKEN))
-        writer.add_add_bos_token(False)
-        writer.add_chat_template(CHAT_TEMPLATE)
+        add_tokenizer(writer, vocab, pad_token=PAD_TOKEN, template=CHAT_TEMPLATE)
         for name, value in _weights(shape, vocab.size, seed).items():
             if value.ndim == 2 and weight_type != "F32":
                 data = value.astype(np.float16) if weight_type == "F16" else quants.quantize(value, qtype)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -135,6 +136,21 @@ def bigram_log_probs(token_ids: list[int], n_vocab: int,
     return np.log(probs)
 
 
+def add_tokenizer(writer: Any, vocab: Vocabulary, *, pad_token: str, template: str) -> None:
+    """The byte-level vocabulary, its special tokens and the chat template, as every test model
+    of the project writes them (the tiny model and the random-weight qwen2 share one tokenizer)."""
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("qwen2")
+    writer.add_token_list(list(vocab.tokens))
+    writer.add_token_types(list(vocab.token_types))
+    writer.add_token_merges(list(vocab.merges))
+    writer.add_bos_token_id(vocab.id_of(BOS_TOKEN))
+    writer.add_eos_token_id(vocab.id_of(EOS_TOKEN))
+    writer.add_pad_token_id(vocab.id_of(pad_token))
+    writer.add_add_bos_token(False)
+    writer.add_chat_template(template)
+
+
 def _write_gguf(path: Path, vocab: Vocabulary, log_probs: np.ndarray | None, *,
                 template: str, sampling: Mapping[str, object], pad_token: str = PAD_TOKEN) -> int:
     """Write the model; with log_probs None the output layer is flat (used to tokenize)."""
@@ -154,16 +170,7 @@ def _write_gguf(path: Path, vocab: Vocabulary, log_probs: np.ndarray | None, *,
     writer.add_rope_freq_base(ROPE_FREQ_BASE)
     writer.add_layer_norm_rms_eps(RMS_EPS)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("qwen2")
-    writer.add_token_list(list(vocab.tokens))
-    writer.add_token_types(list(vocab.token_types))
-    writer.add_token_merges(list(vocab.merges))
-    writer.add_bos_token_id(vocab.id_of(BOS_TOKEN))
-    writer.add_eos_token_id(vocab.id_of(EOS_TOKEN))
-    writer.add_pad_token_id(vocab.id_of(pad_token))
-    writer.add_add_bos_token(False)
-    writer.add_chat_template(template)
+    add_tokenizer(writer, vocab, pad_token=pad_token, template=template)
     for key, value in sampling.items():
         name = f"general.sampling.{key}"
         kind = SAMPLING_KEY_TYPES[key]
