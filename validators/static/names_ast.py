@@ -6,7 +6,10 @@ runs. Standard `ast`: the program compiled already, so positions are exact and c
 from __future__ import annotations
 
 import ast
+import builtins
 from collections.abc import Iterator, Sequence
+
+BUILTINS = frozenset(dir(builtins))  # names every scope can read without binding them
 
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)

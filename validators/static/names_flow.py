@@ -24,12 +24,12 @@ a star import or globals()/exec/vars/setattr.
 from __future__ import annotations
 
 import ast
-import builtins
 from collections.abc import Callable
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators.static.names_ast import (
+    BUILTINS,
     binds_dynamically,
     certain_reads,
     entry_expressions,
@@ -39,7 +39,6 @@ from validators.static.names_ast import (
     target_names,
 )
 
-_BUILTINS = frozenset(dir(builtins))
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _DEFINITIONS = (*_FUNCTIONS, ast.ClassDef)
 
@@ -56,7 +55,7 @@ def check_flow(module: ast.Module) -> list[Finding]:
         bound_by_global |= facts.globals.get(id(scope), set()) & local_bindings[id(scope)]
     report = _Report(any(isinstance(node, ast.NamedExpr) for node in ast.walk(module)))
     module_walk = _Walk(
-        "module", module_names - bound_by_global - _BUILTINS, module_names | bound_by_global, report
+        "module", module_names - bound_by_global - BUILTINS, module_names | bound_by_global, report
     )
     module_walk.block(module.body, set())
     for scope in facts.scopes:
@@ -353,7 +352,7 @@ class _Walk:
                 return self.globals_fail(name)
             if self.kind == "module" and resolve(name) is not None:
                 return True
-            return name not in self.all_module_names and name not in _BUILTINS
+            return name not in self.all_module_names and name not in BUILTINS
 
         walk = _Walk(
             "class",

@@ -24,13 +24,13 @@ Uses the standard `ast` (the program has compiled already): positions are exact 
 from __future__ import annotations
 
 import ast
-import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.codes import finding
 from pipeline.findings import Finding
 from validators.static.names_ast import (
+    BUILTINS,
     binds_dynamically,
     bound_names,
     bound_names_in_body,
@@ -42,8 +42,6 @@ from validators.static.names_ast import (
     parameters,
     target_names,
 )
-
-_BUILTINS = frozenset(dir(builtins))
 
 
 @dataclass
@@ -107,7 +105,7 @@ def _module_order(
             pending += bodies[callee].calls
         for name, line, via in reads:
             later = first_binding.get(name)
-            if later is None or later <= index or name in bound_in_functions or name in _BUILTINS:
+            if later is None or later <= index or name in bound_in_functions or name in BUILTINS:
                 continue
             if (name, line) in reported:
                 continue
@@ -165,7 +163,7 @@ def _global_read_before_binding(
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         for name in sorted(declared_names(node, ast.Global)):
-            if binders.get(name) != {node} or name in _BUILTINS or is_dunder(name):
+            if binders.get(name) != {node} or name in BUILTINS or is_dunder(name):
                 continue  # bound elsewhere (maybe first), or never (names.py reports that)
             line = _first_certain_read(node.body, name)
             if line is not None:
